@@ -1,0 +1,181 @@
+"""Resolve datasets and models to local files: offline mirror, then the user's cache, then download.
+
+The mirror (env ``REPRO_MIRROR``; tests and CI point it at ``../shared/data``) is read-only and
+carries a ``SHA256SUMS`` manifest. The cache (env ``REPRO_CACHE``, default ``~/.cache/repro``) is
+where anything is written. Downloads are refused when ``HF_HUB_OFFLINE=1``. Every failure raises
+:class:`AssetError` naming the asset, the places searched, and how to get it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+MANIFEST = "SHA256SUMS"
+
+
+class AssetError(FileNotFoundError):
+    """A dataset or model could not be found locally (or is corrupt) and could not be fetched."""
+
+    def __init__(self, asset: str, looked: list[str], how: str, problem: str = "not found"):
+        self.asset = asset
+        places = "\n".join(f"  - {p}" for p in looked) or "  - (nowhere: no mirror or cache set)"
+        super().__init__(f"asset '{asset}' {problem}. Looked in:\n{places}\nTo fix: {how}")
+
+
+def mirror_dir() -> Path | None:
+    """The offline mirror root from ``REPRO_MIRROR``, or None when unset."""
+    root = os.environ.get("REPRO_MIRROR")
+    return Path(root).expanduser().resolve() if root else None
+
+
+def cache_dir() -> Path:
+    """The writable cache root (``REPRO_CACHE``, default ``~/.cache/repro``), created on demand."""
+    root = Path(os.environ.get("REPRO_CACHE", "~/.cache/repro")).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def cache_path(*parts: str) -> Path:
+    """A writable folder ``<cache>/<parts...>``, created on demand."""
+    path = cache_dir().joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def offline() -> bool:
+    """True when downloads are forbidden (``HF_HUB_OFFLINE=1`` or ``REPRO_OFFLINE=1``)."""
+    return any(os.environ.get(v, "0") not in ("", "0") for v in ("HF_HUB_OFFLINE", "REPRO_OFFLINE"))
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@cache
+def _manifest(root: Path) -> dict[str, str]:
+    """``SHA256SUMS`` of a mirror root as {relative path: digest}."""
+    path = root / MANIFEST
+    if not path.exists():
+        return {}
+    entries = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            entries[name.lstrip("*").removeprefix("./")] = digest
+    return entries
+
+
+@cache
+def _verified(root: Path, rel: str, size: int, mtime: float) -> str | None:
+    """Check one mirror file against the manifest; returns an error text or None (memoised)."""
+    expected = _manifest(root).get(rel)
+    if expected is None:
+        return None
+    actual = sha256(root / rel)
+    return None if actual == expected else f"sha256 {actual} != manifest {expected}"
+
+
+def _check_file(root: Path, file: Path) -> None:
+    rel = file.relative_to(root).as_posix()
+    stat = file.stat()
+    problem = _verified(root, rel, stat.st_size, stat.st_mtime)
+    if problem:
+        how = "restore the mirror file (or unset REPRO_MIRROR)"
+        raise AssetError(rel, [str(file)], how, problem)
+
+
+def mirror_path(rel: str, *, how: str | None = None) -> Path:
+    """The mirror folder or file ``rel``, verified against SHA256SUMS; AssetError when absent."""
+    root = mirror_dir()
+    if root is None or not (root / rel).exists():
+        raise AssetError(
+            rel,
+            [str(root / rel)] if root else [],
+            how or "set REPRO_MIRROR to a folder holding it (the repo's ../shared/data)",
+        )
+    path = root / rel
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        _check_file(root, file)
+    return path
+
+
+def resolve(
+    asset: str,
+    *,
+    mirror_rel: str | None,
+    cache_rel: str,
+    download: Callable[[Path], None] | None,
+    how: str,
+) -> Path:
+    """Find ``asset`` in the mirror, else the cache, else ``download`` it into the cache.
+
+    ``download(target)`` must fill the folder ``target``; it is skipped (AssetError) when offline.
+    """
+    looked: list[str] = []
+    if mirror_rel is not None and (root := mirror_dir()) is not None:
+        looked.append(str(root / mirror_rel))
+        if (root / mirror_rel).exists():
+            return mirror_path(mirror_rel)
+    cached = cache_dir() / cache_rel
+    looked.append(str(cached))
+    if cached.exists() and any(cached.iterdir()):
+        return cached
+    if download is None or offline():
+        reason = "downloads are disabled (HF_HUB_OFFLINE=1)" if download else "no download known"
+        raise AssetError(asset, looked, f"{how} ({reason})")
+    tmp = cached.with_name(cached.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        download(tmp)
+    except Exception as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise AssetError(asset, looked, how, f"could not be downloaded ({err})") from err
+    shutil.rmtree(cached, ignore_errors=True)
+    tmp.rename(cached)
+    return cached
+
+
+def load_parquet_dataset(
+    mirror_rel: str,
+    split: str,
+    *,
+    hub_name: str,
+    hub_config: str | None = None,
+):
+    """A ``datasets.Dataset`` for ``split``: ``<mirror>/<mirror_rel>/<split>.parquet`` if present,
+    else ``datasets.load_dataset(hub_name, hub_config, split=split)`` (refused offline).
+
+    The mirror's parquet files carry the hub's schema metadata, so both paths give the same
+    columns, features and ClassLabel order.
+    """
+    import datasets
+
+    root = mirror_dir()
+    looked = []
+    if root is not None:
+        file = root / mirror_rel / f"{split}.parquet"
+        looked.append(str(file))
+        if file.exists():
+            mirror_path(f"{mirror_rel}/{split}.parquet")
+            return datasets.Dataset.from_parquet(
+                str(file), cache_dir=str(cache_path("datasets"))
+            )
+    label = f"{hub_name}" + (f"/{hub_config}" if hub_config else "") + f" [{split}]"
+    if offline():
+        raise AssetError(
+            label,
+            looked + [f"the Hugging Face hub ({hub_name})"],
+            "put the split's parquet into the mirror, or unset HF_HUB_OFFLINE to download it",
+        )
+    return datasets.load_dataset(hub_name, hub_config, split=split)

@@ -1,0 +1,81 @@
+"""Graph datasets by name, through the asset layer.
+
+Planetoid graphs (Cora, CiteSeer, PubMed) come from the offline mirror's ``planetoid/<Name>/raw``
+when it holds them, copied into the writable cache because PyG writes ``processed/`` beside
+``raw/``; otherwise PyG downloads them into the cache (refused offline). Amazon and Coauthor
+graphs always download.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import torch
+from torch_geometric.data import Data
+
+from common.assets import AssetError, cache_path, mirror_dir, mirror_path, offline
+
+PLANETOID = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
+AMAZON = {"amazon_photo": "Photo", "amazon_computers": "Computers"}
+COAUTHOR = {"coauthor_cs": "CS", "coauthor_physics": "Physics"}
+GRAPHS = (*PLANETOID, *AMAZON, *COAUTHOR)
+
+
+def _canonical(name: str) -> str:
+    key = name.lower().replace("-", "_")
+    if key not in GRAPHS:
+        raise ValueError(f"unknown graph dataset {name!r}; known: {list(GRAPHS)}")
+    return key
+
+
+def load_planetoid(name: str, split: str = "public") -> Data:
+    """Cora / CiteSeer / PubMed as one PyG ``Data`` with the Planetoid ``split`` masks."""
+    from torch_geometric.datasets import Planetoid
+
+    pyg_name = PLANETOID[_canonical(name)]
+    root = cache_path("pyg", "planetoid")
+    raw = root / pyg_name / "raw"
+    rel = f"planetoid/{pyg_name}/raw"
+    mirror = mirror_dir()
+    if mirror is not None and (mirror / rel).exists():
+        source = mirror_path(rel)
+        raw.mkdir(parents=True, exist_ok=True)
+        for file in source.iterdir():
+            target = raw / file.name
+            if not target.exists() or target.stat().st_size != file.stat().st_size:
+                shutil.copyfile(file, target)
+    elif not raw.exists() and offline():
+        raise AssetError(
+            pyg_name,
+            [str(mirror / rel) if mirror else "REPRO_MIRROR (unset)", str(raw)],
+            "set REPRO_MIRROR to the data mirror (../shared/data) or unset HF_HUB_OFFLINE "
+            "so PyG can download it",
+        )
+    return Planetoid(str(root), pyg_name, split=split)[0]
+
+
+def load_graph(name: str, split: str = "public") -> Data:
+    """Any graph of :data:`GRAPHS` by name. Non-Planetoid graphs have no split masks."""
+    key = _canonical(name)
+    if key in PLANETOID:
+        return load_planetoid(key, split)
+    from torch_geometric.datasets import Amazon, Coauthor
+
+    family, table = (Amazon, AMAZON) if key in AMAZON else (Coauthor, COAUTHOR)
+    root = cache_path("pyg", family.__name__.lower())
+    raw = root / table[key].lower() / "raw"
+    if offline() and not raw.exists():
+        raise AssetError(key, [str(raw)], "unset HF_HUB_OFFLINE so PyG can download it")
+    return family(str(root), table[key])[0]
+
+
+def num_classes(data: Data) -> int:
+    return int(data.y.max()) + 1
+
+
+def to_undirected_unique(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """Symmetric, self-loop-free, duplicate-free edge list (the form graph edits start from)."""
+    from torch_geometric.utils import coalesce, remove_self_loops, to_undirected
+
+    edge_index, _ = remove_self_loops(edge_index)
+    return coalesce(to_undirected(edge_index, num_nodes=num_nodes), num_nodes=num_nodes)

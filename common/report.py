@@ -1,0 +1,179 @@
+"""Compare runs: mean ± std over seeds, grouped by the config values that differ.
+
+Reads ``results.json`` from local run folders (or a W&B project's runs) and prints markdown
+tables; ``plot_groups`` draws one bar chart per experiment and metric.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+IGNORED_PREFIXES = ("paths.", "tracking.", "hydra.")
+IGNORED_KEYS = {"seed", "progress", "resume", "device", "deterministic"}
+
+
+@dataclass
+class Run:
+    paper: str
+    name: str
+    config: dict[str, Any]
+    metrics: dict[str, float]
+
+
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}; lists stay values (as their JSON text)."""
+    if isinstance(node, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: json.dumps(node) if isinstance(node, list) else node}
+
+
+def load_local(roots: Iterable[Path]) -> list[Run]:
+    """Every finished run under ``roots`` (folders holding ``results.json``)."""
+    runs = []
+    for root in roots:
+        for file in sorted(Path(root).rglob("results.json")):
+            data = json.loads(file.read_text())
+            if data.get("status") != "finished":
+                continue
+            config = data.get("config", {})
+            runs.append(Run(str(config.get("paper")), str(config.get("name")),
+                            flatten(config), dict(data.get("metrics", {}))))
+    return runs
+
+
+def load_wandb(path: str) -> list[Run]:
+    """Finished runs of the W&B project ``entity/project``."""
+    import wandb
+
+    runs = []
+    for run in wandb.Api().runs(path, filters={"state": "finished"}):
+        config = dict(run.config)
+        metrics = {k: v for k, v in run.summary.items() if isinstance(v, int | float)}
+        runs.append(Run(str(config.get("paper")), str(config.get("name")), flatten(config),
+                        metrics))
+    return runs
+
+
+def _varying_keys(runs: list[Run]) -> list[str]:
+    keys = sorted({k for r in runs for k in r.config})
+    varying = []
+    for key in keys:
+        if key in IGNORED_KEYS or key.startswith(IGNORED_PREFIXES):
+            continue
+        if len({json.dumps(r.config.get(key), default=str) for r in runs}) > 1:
+            varying.append(key)
+    return varying
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+@dataclass
+class Group:
+    paper: str
+    name: str
+    setting: str
+    n: int
+    stats: dict[str, tuple[float, float]]
+
+
+def group_runs(runs: list[Run]) -> list[Group]:
+    """Group runs per (paper, experiment) and per value of the config keys that differ."""
+    by_experiment: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    for run in runs:
+        by_experiment[(run.paper, run.name)].append(run)
+    groups = []
+    for (paper, name), members in sorted(by_experiment.items()):
+        keys = _varying_keys(members)
+        cells: dict[str, list[Run]] = defaultdict(list)
+        for run in members:
+            setting = ", ".join(f"{k}={run.config.get(k)}" for k in keys) or "default"
+            cells[setting].append(run)
+        for setting, cell in sorted(cells.items()):
+            metric_names = sorted({m for r in cell for m in r.metrics})
+            stats = {
+                m: mean_std([float(r.metrics[m]) for r in cell if m in r.metrics])
+                for m in metric_names
+            }
+            groups.append(Group(paper, name, setting, len(cell), stats))
+    return groups
+
+
+def _fmt(mean: float, std: float, n: int) -> str:
+    return f"{mean:.4f}" if n < 2 else f"{mean:.4f} ± {std:.4f}"
+
+
+def markdown_wide(groups: list[Group], metric_filter: str | None = None) -> str:
+    """One table per experiment: a row per setting, a column per metric."""
+    out = []
+    by_experiment: dict[tuple[str, str], list[Group]] = defaultdict(list)
+    for group in groups:
+        by_experiment[(group.paper, group.name)].append(group)
+    for (paper, name), members in by_experiment.items():
+        metrics = sorted({m for g in members for m in g.stats
+                          if metric_filter is None or metric_filter in m})
+        out.append(f"### {paper} / {name}\n")
+        out.append("| setting | n | " + " | ".join(metrics) + " |")
+        out.append("| --- | --- | " + " | ".join("---" for _ in metrics) + " |")
+        for g in members:
+            cells = [_fmt(*g.stats[m], g.n) if m in g.stats else "" for m in metrics]
+            out.append(f"| {g.setting} | {g.n} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def markdown_long(groups: list[Group], metric_filter: str | None = None) -> str:
+    """One table across papers: a row per (experiment, setting, metric)."""
+    out = ["| paper | experiment | setting | metric | mean ± std | n |",
+           "| --- | --- | --- | --- | --- | --- |"]
+    for g in groups:
+        for metric, (mean, std) in sorted(g.stats.items()):
+            if metric_filter is None or metric_filter in metric:
+                out.append(f"| {g.paper} | {g.name} | {g.setting} | {metric} | "
+                           f"{_fmt(mean, std, g.n)} | {g.n} |")
+    return "\n".join(out)
+
+
+def plot_groups(groups: list[Group], out_dir: Path, metric_filter: str | None = None) -> list[Path]:
+    """A bar chart (mean ± std) per experiment and metric; returns the PNG paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    by_experiment: dict[tuple[str, str], list[Group]] = defaultdict(list)
+    for group in groups:
+        by_experiment[(group.paper, group.name)].append(group)
+    for (paper, name), members in by_experiment.items():
+        metrics = sorted({m for g in members for m in g.stats
+                          if metric_filter is None or metric_filter in m})
+        for metric in metrics:
+            rows = [g for g in members if metric in g.stats]
+            fig, ax = plt.subplots(figsize=(max(4, 1 + 0.8 * len(rows)), 3.5))
+            ax.bar(range(len(rows)), [g.stats[metric][0] for g in rows],
+                   yerr=[g.stats[metric][1] for g in rows], capsize=3)
+            ax.set_xticks(range(len(rows)), [g.setting for g in rows], rotation=30, ha="right",
+                          fontsize=7)
+            ax.set_title(f"{paper}/{name}: {metric}")
+            fig.tight_layout()
+            path = out_dir / f"{paper}_{name}_{metric.replace('/', '_')}.png"
+            fig.savefig(path, dpi=120)
+            plt.close(fig)
+            written.append(path)
+    return written

@@ -1,0 +1,127 @@
+"""The single entry point: ``python -m common.run experiment=<paper>/<name> [overrides]``.
+
+Composes the config, seeds everything, opens the tracker, calls the experiment named by
+``task._target_`` with a :class:`RunContext`, writes ``results.json``, and closes the tracker in a
+``finally`` (also when the experiment raises).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from collections.abc import Mapping
+from numbers import Number
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from common.context import RunContext, pick_device
+from common.seeding import seed_everything
+from common.tracking import Tracker
+
+
+def _find_resumable(run_dir: Path) -> Path:
+    """``resume=true``: this run folder if it has checkpoints, else the newest unfinished sibling
+    run of the same experiment that has checkpoints (the folder a crashed run left)."""
+    if (run_dir / "checkpoints").exists():
+        return run_dir
+    candidates = []
+    for sibling in run_dir.parent.glob("*"):
+        if sibling == run_dir or not (sibling / "checkpoints").exists():
+            continue
+        results = sibling / "results.json"
+        if results.exists() and json.loads(results.read_text()).get("status") == "finished":
+            continue
+        candidates.append(sibling)
+    if not candidates:
+        return run_dir
+    return max(candidates, key=lambda p: (p / "checkpoints").stat().st_mtime)
+
+
+def _tags(cfg: DictConfig) -> list[str]:
+    tags = [f"paper:{cfg.paper}", f"experiment:{cfg.name}", f"seed:{cfg.seed}"]
+    for group in ("data", "model"):
+        node = cfg.get(group)
+        if isinstance(node, Mapping) and node.get("name"):
+            tags.append(f"{group}:{node['name']}")
+    return tags + list(cfg.tracking.get("tags") or [])
+
+
+def _check_metrics(metrics: Any) -> dict[str, float]:
+    if not isinstance(metrics, Mapping):
+        raise TypeError(f"an experiment must return a dict of numbers, got {type(metrics)}")
+    bad = {k: type(v).__name__ for k, v in metrics.items() if not isinstance(v, Number)}
+    if bad:
+        raise TypeError(f"experiment metrics must be numbers; not numbers: {bad}")
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def execute(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Run the composed config ``cfg`` in ``run_dir``; returns the ``results.json`` content."""
+    if "_target_" not in cfg.task:
+        raise ValueError("task._target_ is missing: name the experiment function to call")
+    run_dir = _find_resumable(Path(run_dir)) if cfg.resume else Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cache = Path(os.path.expanduser(str(cfg.paths.cache)))
+    os.environ["REPRO_CACHE"] = str(cache)
+    if cfg.paths.get("mirror"):
+        os.environ["REPRO_MIRROR"] = str(Path(str(cfg.paths.mirror)).expanduser().resolve())
+    generator = seed_everything(int(cfg.seed), bool(cfg.deterministic))
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    tracking = cfg.tracking
+    tracker = Tracker(
+        run_dir,
+        resolved,
+        mode=tracking.mode,
+        project=tracking.project,
+        entity=tracking.entity,
+        group=tracking.group,
+        name=f"{cfg.paper}/{cfg.name}/seed{cfg.seed}",
+        tags=_tags(cfg),
+    )
+    ctx = RunContext(
+        cfg=cfg,
+        run_dir=run_dir,
+        tracker=tracker,
+        seed=int(cfg.seed),
+        generator=generator,
+        device=pick_device(str(cfg.device)),
+        cache_dir=cache,
+        resume=bool(cfg.resume),
+        show_progress=bool(cfg.progress),
+    )
+    status, error = "failed", None
+    try:
+        task = OmegaConf.to_container(cfg.task, resolve=True)
+        experiment = hydra.utils.get_method(task.pop("_target_"))
+        params = hydra.utils.instantiate(task, _convert_="all") if task else {}
+        metrics = _check_metrics(experiment(ctx, **params))
+        tracker.summary(metrics)
+        status = "finished"
+    except BaseException:
+        error = traceback.format_exc()
+        raise
+    finally:
+        results = tracker.close(status, error)
+    return {**results, "run_dir": str(run_dir)}
+
+
+def format_metrics(metrics: Mapping[str, float]) -> str:
+    """A two-column markdown table of final metrics, for the console."""
+    rows = [f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items())]
+    return "\n".join(["| metric | value |", "| --- | --- |", *rows])
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="run")
+def main(cfg: DictConfig) -> None:
+    results = execute(cfg, Path(HydraConfig.get().runtime.output_dir))
+    print(f"\n{cfg.paper}/{cfg.name} (seed {cfg.seed}) -> {results['run_dir']}")
+    print(format_metrics(results["metrics"]))
+
+
+if __name__ == "__main__":
+    main()

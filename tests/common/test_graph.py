@@ -1,0 +1,94 @@
+"""The GNN zoo against dense references; graph loading from the mirror."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.utils import erdos_renyi_graph, to_dense_adj
+
+from common.graph.models import ARCHITECTURES, GNN
+
+
+def dense_norm_adj(edge_index, n):
+    """Â = D^-1/2 (A + I) D^-1/2 (Kipf & Welling 2017, Eq. 2)."""
+    a = to_dense_adj(edge_index, max_num_nodes=n)[0] + torch.eye(n)
+    d = a.sum(1).pow(-0.5)
+    return d[:, None] * a * d[None, :]
+
+
+@pytest.fixture
+def graph():
+    torch.manual_seed(0)
+    n = 30
+    return torch.randn(n, 8), erdos_renyi_graph(n, 0.15)
+
+
+@pytest.mark.parametrize("conv", ARCHITECTURES)
+@pytest.mark.parametrize("layers", [1, 3, 8])
+def test_every_model_returns_each_layer(graph, conv, layers):
+    x, ei = graph
+    model = GNN(8, 4, conv=conv, hidden=16, num_layers=layers, heads=4).eval()
+    out, hidden = model(x, ei, return_hidden=True)
+    assert out.shape == (30, 4) and len(hidden) == layers
+    assert torch.equal(hidden[-1], out)
+
+
+def test_gcn_layer_matches_dense_formula(graph):
+    x, ei = graph
+    model = GNN(8, 3, conv="gcn", num_layers=1).eval()
+    conv = model.layers[0]
+    expected = dense_norm_adj(ei, 30) @ (x @ conv.lin.weight.T) + conv.bias
+    torch.testing.assert_close(model(x, ei), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_sgc_is_a_power_of_the_normalised_adjacency(graph):
+    x, ei = graph
+    model = GNN(8, 3, conv="sgc", num_layers=3).eval()
+    with torch.no_grad():
+        model.bias.fill_(0.25)
+    a = dense_norm_adj(ei, 30)
+    expected = torch.linalg.matrix_power(a, 3) @ x @ model.layers[0].weight.T + 0.25
+    torch.testing.assert_close(model(x, ei), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_a_new_graph_is_not_served_from_the_cache(graph):
+    x, ei = graph
+    model = GNN(8, 3, conv="gcn", num_layers=2).eval()
+    model(x, ei)
+    other = erdos_renyi_graph(30, 0.3)
+    fresh = GNN(8, 3, conv="gcn", num_layers=2).eval()
+    fresh.load_state_dict(model.state_dict())
+    torch.testing.assert_close(model(x, other), fresh(x, other))
+
+
+def test_sparse_input_dropout_keeps_zeros_and_rescales():
+    torch.manual_seed(0)
+    x = (torch.rand(200, 300) < 0.02).float() * 3.0
+    model = GNN(300, 2, conv="gcn", dropout=0.5)
+    model.train()
+    model._check_graph(x, torch.zeros(2, 0, dtype=torch.long))
+    dropped = model._input_dropout(x)
+    assert torch.all(dropped[x == 0] == 0)
+    kept = dropped[x != 0]
+    assert set(kept.unique().tolist()) <= {0.0, 6.0}
+    assert 0.4 < (kept > 0).float().mean().item() < 0.6
+    model.eval()
+    assert torch.equal(model._input_dropout(x), x)
+
+
+def test_planetoid_from_mirror(mirror_asset):
+    mirror_asset("planetoid/Cora/raw")
+    from common.graph.data import load_graph
+
+    data = load_graph("cora")
+    assert data.num_nodes == 2708 and int(data.y.max()) + 1 == 7
+    assert int(data.train_mask.sum()) == 140 and int(data.test_mask.sum()) == 1000
+
+
+def test_unknown_names_are_refused():
+    from common.graph.data import load_graph
+
+    with pytest.raises(ValueError, match="known"):
+        load_graph("coraa")
+    with pytest.raises(ValueError, match="model.conv"):
+        GNN(4, 2, conv="gin")

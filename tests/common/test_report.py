@@ -1,0 +1,29 @@
+"""compare: grouping by the overrides that differ, mean ± std over seeds."""
+
+from __future__ import annotations
+
+import json
+
+from common.report import group_runs, load_local, markdown_long, markdown_wide
+
+
+def write_run(folder, seed, model, acc):
+    folder.mkdir(parents=True)
+    config = {"paper": "p", "name": "e", "seed": seed, "model": {"name": model},
+              "paths": {"runs": str(folder)}}
+    (folder / "results.json").write_text(json.dumps(
+        {"status": "finished", "config": config, "metrics": {"test/acc": acc}}))
+
+
+def test_groups_by_differing_override(tmp_path):
+    write_run(tmp_path / "a", 0, "gcn", 0.80)
+    write_run(tmp_path / "b", 1, "gcn", 0.82)
+    write_run(tmp_path / "c", 0, "gat", 0.70)
+    groups = group_runs(load_local([tmp_path]))
+    by_setting = {g.setting: g for g in groups}
+    assert set(by_setting) == {"model.name=gcn", "model.name=gat"}
+    mean, std = by_setting["model.name=gcn"].stats["test/acc"]
+    assert mean == 0.81 and abs(std - 0.0141421356) < 1e-6
+    assert by_setting["model.name=gcn"].n == 2
+    assert "0.8100 ± 0.0141" in markdown_wide(groups)
+    assert "| p | e | model.name=gat | test/acc | 0.7000 | 1 |" in markdown_long(groups)

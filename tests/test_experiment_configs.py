@@ -1,0 +1,33 @@
+"""Every experiment YAML composes (with the shared groups it names), and every smoke config runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import CONFIGS, compose
+
+EXPERIMENTS = sorted(
+    p.relative_to(CONFIGS / "experiment").with_suffix("").as_posix()
+    for p in (CONFIGS / "experiment").rglob("*.yaml")
+)
+SMOKES = [e for e in EXPERIMENTS if e.endswith("/smoke")]
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_config_composes(experiment):
+    cfg = compose(experiment)
+    paper = experiment.split("/")[0]
+    assert cfg.paper == paper, f"{experiment}: paper key should be {paper!r}"
+    target = cfg.task._target_
+    assert target.startswith((f"papers.{paper}.", f"common.{paper}.")), target
+    first = Path(CONFIGS / "experiment" / f"{experiment}.yaml").read_text().splitlines()
+    assert any("python -m common.run" in line or "make " in line for line in first[:4]), (
+        f"{experiment}.yaml must start with a comment giving its command and runtime"
+    )
+
+
+@pytest.mark.parametrize("experiment", SMOKES)
+def test_smoke_runs(experiment, run_experiment):
+    results = run_experiment(experiment)
+    assert results["status"] == "finished" and results["metrics"]
