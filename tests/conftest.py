@@ -19,7 +19,7 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["FLWR_TELEMETRY_ENABLED"] = "0"
 _default_mirror = ROOT.parent / "shared" / "data"
-if "REPRO_MIRROR" not in os.environ and _default_mirror.exists():
+if not os.environ.get("REPRO_MIRROR") and _default_mirror.exists():
     os.environ["REPRO_MIRROR"] = str(_default_mirror)
 
 
