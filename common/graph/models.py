@@ -8,9 +8,14 @@ returns ``(logits, [h_1, ..., h_L])`` with ``h_L`` the logits.
 Depth per architecture: GCN / GAT / SAGE / Cheb: ``num_layers`` graph convolutions.
 SGC (Wu et al. 2019): ``num_layers`` propagation steps K of one linear map, computed as
 Â^k (XW) (equal to (Â^K X)W by linearity, cheaper with few classes), so h_k = Â^k X W.
-APPNP (Klicpera et al. 2019): an MLP of ``num_layers`` layers, then ``K`` personalised-PageRank
-propagation steps with teleport ``alpha``; the hidden list is the MLP layers' outputs with the last
-one replaced by the propagated logits.
+APPNP (Klicpera et al. 2019, Eq. 3): an MLP of ``num_layers`` layers, then ``K`` steps
+Z <- (1 - alpha) Â Z + alpha H; the hidden list is the MLP layers' outputs with the last one
+replaced by the propagated logits.
+
+Speed: GCN, SGC and APPNP multiply by a cached sparse Â, and when the input features are sparse
+(bag-of-words: 1.3% non-zero on Cora) their first linear map is a sparse product whose dropout
+masks only the non-zero entries; ``scripts/bench_graph.py`` measures both against PyG's
+``GCNConv``. GAT, SAGE and ChebNet are PyG's layers.
 """
 
 from __future__ import annotations
@@ -20,11 +25,43 @@ from itertools import pairwise
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn import APPNP, ChebConv, GATConv, GCNConv, SAGEConv
+from torch_geometric.nn import ChebConv, GATConv, SAGEConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 ARCHITECTURES = ("gcn", "gat", "sage", "cheb", "sgc", "appnp")
+LINEAR_FIRST = ("gcn", "sgc", "appnp")
 SPARSE_INPUT_DENSITY = 0.1
+
+
+def normalized_adjacency(edge_index: Tensor, num_nodes: int, dtype=torch.float32) -> Tensor:
+    """Â = D^-1/2 (A + I) D^-1/2 (Kipf & Welling 2017, Eq. 2) as a coalesced sparse matrix whose
+    row i aggregates the sources of edges j -> i (PyG's source-to-target convention)."""
+    ei, w = gcn_norm(edge_index, None, num_nodes, add_self_loops=True, dtype=dtype)
+    size = (num_nodes, num_nodes)
+    return torch.sparse_coo_tensor(ei.flip(0), w, size, check_invariants=False).coalesce()
+
+
+def linear(h: Tensor, weight: Tensor) -> Tensor:
+    """h W^T for a dense or a sparse (COO) h."""
+    return torch.sparse.mm(h, weight.t()) if h.is_sparse else h @ weight.t()
+
+
+class GCNLayer(nn.Module):
+    """H' = Â H W + b (Kipf & Welling 2017, Eq. 2) on a precomputed sparse Â; Glorot-initialised
+    weight and zero bias, as in the reference implementation."""
+
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__()
+        self.lin = nn.Linear(in_dim, out_dim, bias=False)
+        self.bias = nn.Parameter(torch.zeros(out_dim))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.lin.weight)
+        nn.init.zeros_(self.bias)
+
+    def forward(self, h: Tensor, adj: Tensor) -> Tensor:
+        return torch.sparse.mm(adj, linear(h, self.lin.weight)) + self.bias
 
 
 class GNN(nn.Module):
@@ -55,29 +92,28 @@ class GNN(nn.Module):
         if conv == "gat" and hidden % heads:
             raise ValueError(f"GAT needs hidden ({hidden}) divisible by heads ({heads})")
         self.conv, self.num_layers, self.dropout, self.cached = conv, num_layers, dropout, cached
-        self.K = K
+        self.K, self.alpha = K, alpha
         self._graph_key: tuple | None = None
-        self._input_nonzero: tuple[Tensor, Tensor] | None = None
-        self._norm_cache: tuple[Tensor, Tensor] | None = None
+        self._adj: Tensor | None = None
+        self._input_nonzero: Tensor | None = None
         dims = [in_dim] + [hidden] * (num_layers - 1) + [out_dim]
         if conv == "sgc":
             self.layers = nn.ModuleList([nn.Linear(in_dim, out_dim, bias=False)])
             self.bias = nn.Parameter(torch.zeros(out_dim))
         elif conv == "appnp":
             self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(dims))
-            self.propagate = APPNP(K=K, alpha=alpha, cached=cached)
+        elif conv == "gcn":
+            self.layers = nn.ModuleList(GCNLayer(a, b) for a, b in pairwise(dims))
         else:
+            attn = dropout if attn_dropout is None else attn_dropout
             self.layers = nn.ModuleList(
-                self._make_conv(a, b, last=i == num_layers - 1, heads=heads,
-                                attn_dropout=dropout if attn_dropout is None else attn_dropout,
+                self._make_conv(a, b, last=i == num_layers - 1, heads=heads, attn_dropout=attn,
                                 cheb_k=cheb_k)
                 for i, (a, b) in enumerate(pairwise(dims))
             )
 
     def _make_conv(self, a: int, b: int, *, last: bool, heads: int, attn_dropout: float,
                    cheb_k: int) -> nn.Module:
-        if self.conv == "gcn":
-            return GCNConv(a, b, cached=self.cached)
         if self.conv == "gat":
             if last:
                 return GATConv(a, b, heads=1, concat=False, dropout=attn_dropout)
@@ -87,76 +123,74 @@ class GNN(nn.Module):
         return ChebConv(a, b, K=cheb_k)
 
     def reset_parameters(self) -> None:
-        for module in self.modules():
-            if module is not self and hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+        for layer in self.layers:
+            layer.reset_parameters()
         if self.conv == "sgc":
             nn.init.zeros_(self.bias)
-        self._forget_graph()
-
-    def _forget_graph(self) -> None:
-        """Drop cached normalisations (GCNConv / APPNP cache the first graph they see)."""
-        self._norm_cache = None
-        for module in self.modules():
-            for attr in ("_cached_edge_index", "_cached_adj_t"):
-                if hasattr(module, attr):
-                    setattr(module, attr, None)
 
     def _check_graph(self, x: Tensor, edge_index: Tensor) -> None:
+        """Recompute the cached Â and the input's sparsity pattern when the graph changes."""
         key = (edge_index.data_ptr(), tuple(edge_index.shape), x.data_ptr(), tuple(x.shape))
-        if key != self._graph_key:
-            self._forget_graph()
-            self._graph_key = key
-            nonzero = x.detach().nonzero(as_tuple=True)
-            sparse = nonzero[0].numel() < SPARSE_INPUT_DENSITY * x.numel()
-            self._input_nonzero = nonzero if sparse else None
+        if key == self._graph_key and self.cached:
+            return
+        self._graph_key = key
+        self._adj = (
+            normalized_adjacency(edge_index, x.size(0), x.dtype).to(x.device)
+            if self.conv in LINEAR_FIRST else None
+        )
+        nonzero = x.detach().nonzero().t()
+        sparse = nonzero.size(1) < SPARSE_INPUT_DENSITY * x.numel()
+        self._input_nonzero = nonzero if sparse else None
 
-    def _input_dropout(self, x: Tensor) -> Tensor:
-        """Dropout on the input features. For sparse bag-of-words inputs (Cora: 1.3% non-zero)
-        only the non-zero entries are masked, which has the distribution of ``F.dropout`` (a
-        dropped zero is still zero) at a fraction of the cost of drawing N x F random numbers."""
-        if not self.training or self.dropout == 0 or self._input_nonzero is None:
+    def _dropped_input(self, x: Tensor) -> Tensor:
+        """Dropout on the input features. For sparse inputs only the non-zero entries are masked,
+        which has the distribution of ``F.dropout`` (a dropped zero is still zero) at a fraction
+        of the cost; GCN / SGC / APPNP then get a sparse tensor for their first linear map."""
+        if self._input_nonzero is None:
             return F.dropout(x, self.dropout, self.training)
-        rows, cols = self._input_nonzero
-        keep = torch.rand(rows.numel(), device=x.device) >= self.dropout
-        out = torch.zeros_like(x)
-        out[rows, cols] = x[rows, cols] * keep / (1 - self.dropout)
-        return out
-
-    def _sgc_norm(self, edge_index: Tensor, n: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        if self._norm_cache is None or not self.cached:
-            ei, w = gcn_norm(edge_index, None, n, add_self_loops=True, dtype=dtype)
-            self._norm_cache = (ei, w)
-        return self._norm_cache
+        index = self._input_nonzero
+        values = x[index[0], index[1]]
+        if self.training and self.dropout > 0:
+            keep = torch.rand(values.shape, device=x.device) >= self.dropout
+            values = values * keep / (1 - self.dropout)
+        if self.conv in LINEAR_FIRST:
+            return torch.sparse_coo_tensor(
+                index, values, x.shape, is_coalesced=True, check_invariants=False
+            )
+        return torch.zeros_like(x).index_put_((index[0], index[1]), values)
 
     def forward(
         self, x: Tensor, edge_index: Tensor, return_hidden: bool = False
     ) -> Tensor | tuple[Tensor, list[Tensor]]:
         self._check_graph(x, edge_index)
         hidden: list[Tensor] = []
+        h = self._dropped_input(x)
         if self.conv == "sgc":
-            ei, w = self._sgc_norm(edge_index, x.size(0), x.dtype)
-            h = self.layers[0](self._input_dropout(x))
+            h = linear(h, self.layers[0].weight)
             for step in range(self.num_layers):
-                h = _spmm(ei, w, h, x.size(0))
+                h = torch.sparse.mm(self._adj, h)
                 hidden.append(h + self.bias if step == self.num_layers - 1 else h)
-            out = hidden[-1]
         else:
-            h = x
             for i, layer in enumerate(self.layers):
-                h = self._input_dropout(h) if i == 0 else F.dropout(h, self.dropout, self.training)
-                h = layer(h) if self.conv == "appnp" else layer(h, edge_index)
+                if i > 0:
+                    h = F.dropout(h, self.dropout, self.training)
+                if self.conv == "appnp":
+                    h = linear(h, layer.weight) + layer.bias
+                elif self.conv == "gcn":
+                    h = layer(h, self._adj)
+                else:
+                    h = layer(h, edge_index)
                 if i < len(self.layers) - 1:
                     h = F.elu(h) if self.conv == "gat" else F.relu(h)
                 hidden.append(h)
             if self.conv == "appnp":
-                hidden[-1] = self.propagate(hidden[-1], edge_index)
-            out = hidden[-1]
-        return (out, hidden) if return_hidden else out
+                hidden[-1] = self._personalized_pagerank(hidden[-1])
+        return (hidden[-1], hidden) if return_hidden else hidden[-1]
 
-
-def _spmm(edge_index: Tensor, weight: Tensor, h: Tensor, n: int) -> Tensor:
-    """out[i] = sum_j w_ij h[j] over edges j -> i (PyG's source-to-target convention)."""
-    src, dst = edge_index
-    out = torch.zeros(n, h.size(1), dtype=h.dtype, device=h.device)
-    return out.index_add_(0, dst, h[src] * weight.unsqueeze(1))
+    def _personalized_pagerank(self, h: Tensor) -> Tensor:
+        """APPNP propagation (Klicpera et al. 2019, Eq. 3): K steps of
+        Z <- (1 - alpha) Â Z + alpha H, starting from Z = H."""
+        z = h
+        for _ in range(self.K):
+            z = (1 - self.alpha) * torch.sparse.mm(self._adj, z) + self.alpha * h
+        return z

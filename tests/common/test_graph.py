@@ -61,19 +61,49 @@ def test_a_new_graph_is_not_served_from_the_cache(graph):
     torch.testing.assert_close(model(x, other), fresh(x, other))
 
 
-def test_sparse_input_dropout_keeps_zeros_and_rescales():
+@pytest.mark.parametrize("conv", ["gcn", "gat"])
+def test_sparse_input_dropout_keeps_zeros_and_rescales(conv):
     torch.manual_seed(0)
     x = (torch.rand(200, 300) < 0.02).float() * 3.0
-    model = GNN(300, 2, conv="gcn", dropout=0.5)
+    model = GNN(300, 2, conv=conv, dropout=0.5, heads=2)
     model.train()
     model._check_graph(x, torch.zeros(2, 0, dtype=torch.long))
-    dropped = model._input_dropout(x)
+    dropped = model._dropped_input(x)
+    dropped = dropped.to_dense() if dropped.is_sparse else dropped
     assert torch.all(dropped[x == 0] == 0)
     kept = dropped[x != 0]
     assert set(kept.unique().tolist()) <= {0.0, 6.0}
     assert 0.4 < (kept > 0).float().mean().item() < 0.6
     model.eval()
-    assert torch.equal(model._input_dropout(x), x)
+    evaluated = model._dropped_input(x)
+    assert torch.equal(evaluated.to_dense() if evaluated.is_sparse else evaluated, x)
+
+
+def test_gcn_equals_pyg_gcnconv_on_sparse_input():
+    """Our sparse-input GCN against PyG's GCNConv stack with the same weights."""
+    from torch_geometric.nn import GCNConv
+
+    torch.manual_seed(1)
+    x = (torch.rand(40, 50) < 0.05).float()
+    ei = erdos_renyi_graph(40, 0.1)
+    model = GNN(50, 3, conv="gcn", hidden=8, num_layers=2).eval()
+    convs = [GCNConv(50, 8), GCNConv(8, 3)]
+    for conv, ours in zip(convs, model.layers, strict=True):
+        conv.lin.weight.data.copy_(ours.lin.weight)
+        conv.bias.data.copy_(ours.bias)
+    expected = convs[1](torch.relu(convs[0](x, ei)), ei)
+    torch.testing.assert_close(model(x, ei), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_appnp_matches_the_dense_fixed_point_iteration(graph):
+    x, ei = graph
+    model = GNN(8, 3, conv="appnp", num_layers=1, K=5, alpha=0.2).eval()
+    a = dense_norm_adj(ei, 30)
+    h = x @ model.layers[0].weight.T + model.layers[0].bias
+    z = h
+    for _ in range(5):
+        z = 0.8 * a @ z + 0.2 * h
+    torch.testing.assert_close(model(x, ei), z, atol=1e-5, rtol=1e-5)
 
 
 def test_planetoid_from_mirror(mirror_asset):
