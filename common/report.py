@@ -117,15 +117,27 @@ def _fmt(mean: float, std: float, n: int) -> str:
     return f"{mean:.4f}" if n < 2 else f"{mean:.4f} ± {std:.4f}"
 
 
-def markdown_wide(groups: list[Group], metric_filter: str | None = None) -> str:
-    """One table per experiment: a row per setting, a column per metric."""
-    out = []
+def _per_experiment(
+    groups: list[Group], metric_filter: str | None
+) -> list[tuple[str, str, list[Group], list[str]]]:
+    """(paper, experiment, its groups, its metric names passing the filter), in order."""
     by_experiment: dict[tuple[str, str], list[Group]] = defaultdict(list)
     for group in groups:
         by_experiment[(group.paper, group.name)].append(group)
-    for (paper, name), members in by_experiment.items():
-        metrics = sorted({m for g in members for m in g.stats
-                          if metric_filter is None or metric_filter in m})
+
+    def wanted(metric: str) -> bool:
+        return metric_filter is None or metric_filter in metric
+
+    return [
+        (paper, name, members, sorted({m for g in members for m in g.stats if wanted(m)}))
+        for (paper, name), members in by_experiment.items()
+    ]
+
+
+def markdown_wide(groups: list[Group], metric_filter: str | None = None) -> str:
+    """One table per experiment: a row per setting, a column per metric."""
+    out = []
+    for paper, name, members, metrics in _per_experiment(groups, metric_filter):
         out.append(f"### {paper} / {name}\n")
         out.append("| setting | n | " + " | ".join(metrics) + " |")
         out.append("| --- | --- | " + " | ".join("---" for _ in metrics) + " |")
@@ -157,12 +169,7 @@ def plot_groups(groups: list[Group], out_dir: Path, metric_filter: str | None = 
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    by_experiment: dict[tuple[str, str], list[Group]] = defaultdict(list)
-    for group in groups:
-        by_experiment[(group.paper, group.name)].append(group)
-    for (paper, name), members in by_experiment.items():
-        metrics = sorted({m for g in members for m in g.stats
-                          if metric_filter is None or metric_filter in m})
+    for paper, name, members, metrics in _per_experiment(groups, metric_filter):
         for metric in metrics:
             rows = [g for g in members if metric in g.stats]
             fig, ax = plt.subplots(figsize=(max(4, 1 + 0.8 * len(rows)), 3.5))
