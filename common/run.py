@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
@@ -70,6 +71,8 @@ def execute(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     os.environ["REPRO_CACHE"] = str(cache)
     if cfg.paths.get("mirror"):
         os.environ["REPRO_MIRROR"] = str(Path(str(cfg.paths.mirror)).expanduser().resolve())
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg.threads))
     generator = seed_everything(int(cfg.seed), bool(cfg.deterministic))
     resolved = OmegaConf.to_container(cfg, resolve=True)
     tracking = cfg.tracking
@@ -112,7 +115,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
 def format_metrics(metrics: Mapping[str, float]) -> str:
     """A two-column markdown table of final metrics, for the console."""
-    rows = [f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items())]
+    rows = [f"| {k} | {float(v):.4f} |" for k, v in sorted(metrics.items())]
     return "\n".join(["| metric | value |", "| --- | --- |", *rows])
 
 

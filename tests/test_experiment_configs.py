@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import takewhile
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,9 @@ def test_config_composes(experiment):
     assert cfg.paper == paper, f"{experiment}: paper key should be {paper!r}"
     target = cfg.task._target_
     assert target.startswith((f"papers.{paper}.", f"common.{paper}.")), target
-    first = Path(CONFIGS / "experiment" / f"{experiment}.yaml").read_text().splitlines()
-    assert any("python -m common.run" in line or "make " in line for line in first[:4]), (
+    lines = Path(CONFIGS / "experiment" / f"{experiment}.yaml").read_text().splitlines()
+    header = list(takewhile(lambda line: line.startswith("#"), lines))
+    assert any("python -m common.run" in line or "make " in line for line in header), (
         f"{experiment}.yaml must start with a comment giving its command and runtime"
     )
 

@@ -18,7 +18,7 @@ from common.assets import AssetError, cache_path, mirror_dir, mirror_path, offli
 PLANETOID = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
 AMAZON = {"amazon_photo": "Photo", "amazon_computers": "Computers"}
 COAUTHOR = {"coauthor_cs": "CS", "coauthor_physics": "Physics"}
-GRAPHS = (*PLANETOID, *AMAZON, *COAUTHOR)
+GRAPHS = (*PLANETOID, *AMAZON, *COAUTHOR, "reddit")
 
 
 def _canonical(name: str) -> str:
@@ -55,18 +55,23 @@ def load_planetoid(name: str, split: str = "public") -> Data:
 
 
 def load_graph(name: str, split: str = "public") -> Data:
-    """Any graph of :data:`GRAPHS` by name. Non-Planetoid graphs have no split masks."""
+    """Any graph of :data:`GRAPHS` by name, downloaded by PyG into the cache unless it is
+    Planetoid in the mirror. Only Planetoid graphs come with split masks (Reddit has its own)."""
     key = _canonical(name)
     if key in PLANETOID:
         return load_planetoid(key, split)
-    from torch_geometric.datasets import Amazon, Coauthor
+    from torch_geometric.datasets import Amazon, Coauthor, Reddit
 
-    family, table = (Amazon, AMAZON) if key in AMAZON else (Coauthor, COAUTHOR)
-    root = cache_path("pyg", family.__name__.lower())
-    raw = root / table[key].lower() / "raw"
+    if key == "reddit":
+        root = cache_path("pyg", "reddit")
+        raw, make = root / "raw", lambda: Reddit(str(root))
+    else:
+        family, table = (Amazon, AMAZON) if key in AMAZON else (Coauthor, COAUTHOR)
+        root = cache_path("pyg", family.__name__.lower())
+        raw, make = root / table[key].lower() / "raw", lambda: family(str(root), table[key])
     if offline() and not raw.exists():
         raise AssetError(key, [str(raw)], "unset HF_HUB_OFFLINE so PyG can download it")
-    return family(str(root), table[key])[0]
+    return make()[0]
 
 
 def num_classes(data: Data) -> int:

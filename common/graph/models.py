@@ -29,6 +29,7 @@ from torch_geometric.nn import ChebConv, GATConv, SAGEConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 ARCHITECTURES = ("gcn", "gat", "sage", "cheb", "sgc", "appnp")
+ACTIVATIONS = {"relu": F.relu, "elu": F.elu}
 LINEAR_FIRST = ("gcn", "sgc", "appnp")
 SPARSE_INPUT_DENSITY = 0.1
 
@@ -66,7 +67,11 @@ class GCNLayer(nn.Module):
 
 class GNN(nn.Module):
     """A ``num_layers``-deep GNN of architecture ``conv`` mapping ``in_dim`` features to
-    ``out_dim`` logits, with ``hidden`` units (GAT: ``heads`` x ``hidden // heads``)."""
+    ``out_dim`` logits, with ``hidden`` units (GAT: ``heads`` x ``hidden // heads``).
+
+    ``dropout`` is applied before every layer, the input included unless ``input_dropout`` is
+    false (some reference implementations drop only between layers); ``activation`` defaults to
+    ELU for GAT (Velickovic et al. 2018) and ReLU otherwise."""
 
     def __init__(
         self,
@@ -82,6 +87,8 @@ class GNN(nn.Module):
         K: int = 10,
         alpha: float = 0.1,
         cached: bool = True,
+        input_dropout: bool = True,
+        activation: str | None = None,
         name: str | None = None,
     ):
         super().__init__()
@@ -89,10 +96,13 @@ class GNN(nn.Module):
             raise ValueError(f"model.conv must be one of {ARCHITECTURES}, got {conv!r}")
         if num_layers < 1:
             raise ValueError(f"model.num_layers must be >= 1, got {num_layers}")
+        if activation not in (None, *ACTIVATIONS):
+            raise ValueError(f"model.activation must be one of {list(ACTIVATIONS)} or null")
         if conv == "gat" and hidden % heads:
             raise ValueError(f"GAT needs hidden ({hidden}) divisible by heads ({heads})")
         self.conv, self.num_layers, self.dropout, self.cached = conv, num_layers, dropout, cached
-        self.K, self.alpha = K, alpha
+        self.K, self.alpha, self.input_dropout = K, alpha, input_dropout
+        self.act = ACTIVATIONS[activation or ("elu" if conv == "gat" else "relu")]
         self._graph_key: tuple | None = None
         self._adj: Tensor | None = None
         self._input_nonzero: Tensor | None = None
@@ -146,13 +156,14 @@ class GNN(nn.Module):
         """Dropout on the input features. For sparse inputs only the non-zero entries are masked,
         which has the distribution of ``F.dropout`` (a dropped zero is still zero) at a fraction
         of the cost; GCN / SGC / APPNP then get a sparse tensor for their first linear map."""
+        p = self.dropout if self.input_dropout else 0.0
         if self._input_nonzero is None:
-            return F.dropout(x, self.dropout, self.training)
+            return F.dropout(x, p, self.training)
         index = self._input_nonzero
         values = x[index[0], index[1]]
-        if self.training and self.dropout > 0:
-            keep = torch.rand(values.shape, device=x.device) >= self.dropout
-            values = values * keep / (1 - self.dropout)
+        if self.training and p > 0:
+            keep = torch.rand(values.shape, device=x.device) >= p
+            values = values * keep / (1 - p)
         if self.conv in LINEAR_FIRST:
             return torch.sparse_coo_tensor(
                 index, values, x.shape, is_coalesced=True, check_invariants=False
@@ -181,7 +192,7 @@ class GNN(nn.Module):
                 else:
                     h = layer(h, edge_index)
                 if i < len(self.layers) - 1:
-                    h = F.elu(h) if self.conv == "gat" else F.relu(h)
+                    h = self.act(h)
                 hidden.append(h)
             if self.conv == "appnp":
                 hidden[-1] = self._personalized_pagerank(hidden[-1])

@@ -122,3 +122,17 @@ def test_unknown_names_are_refused():
         load_graph("coraa")
     with pytest.raises(ValueError, match="model.conv"):
         GNN(4, 2, conv="gin")
+
+
+def test_input_dropout_switch_and_activation_choice():
+    torch.manual_seed(0)
+    x = (torch.rand(50, 60) < 0.05).float()
+    model = GNN(60, 2, conv="gcn", dropout=0.5, input_dropout=False).train()
+    model._check_graph(x, torch.zeros(2, 0, dtype=torch.long))
+    assert torch.equal(model._dropped_input(x).to_dense(), x)
+    gat = GNN(60, 2, conv="gat", heads=2, hidden=8)
+    assert gat.act is torch.nn.functional.elu
+    relu_gat = GNN(60, 2, conv="gat", heads=2, hidden=8, activation="relu")
+    assert relu_gat.act is torch.nn.functional.relu
+    with pytest.raises(ValueError, match="activation"):
+        GNN(60, 2, activation="tanh")

@@ -76,3 +76,15 @@ def test_cli_writes_run_dir_and_honours_hydra_run_dir(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads((out / "results.json").read_text())["status"] == "finished"
     assert "val/acc" in proc.stdout
+
+
+
+def test_undefined_metrics_are_kept_as_nan(tmp_path):
+    from common.run import format_metrics
+    from common.tracking import Tracker
+
+    tracker = Tracker(tmp_path, {}, mode="disabled")
+    tracker.summary({"r": float("nan"), "acc": 0.5})
+    metrics = tracker.close()["metrics"]
+    assert json.loads((tmp_path / "results.json").read_text())["metrics"]["r"] == "nan"
+    assert "| r | nan |" in format_metrics(metrics)
