@@ -1,0 +1,1 @@
+"""RedGrape (federated long-tailed learning with gradient prototypes) and its baselines."""

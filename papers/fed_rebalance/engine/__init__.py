@@ -1,0 +1,1 @@
+"""Engines that run the same client/server functions: in-process simulator and Flower."""
