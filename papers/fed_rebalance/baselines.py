@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from papers.fed_rebalance.federated import Arrays, ClientData, ClientEnv, FedMethod
-from papers.fed_rebalance.local import FedNet, cross_entropy_loss, local_sgd
+from papers.fed_rebalance.local import FedNet, cross_entropy_loss
 
 
 def focal_loss(logits: torch.Tensor, y: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
@@ -27,15 +27,7 @@ class FedAvg(FedMethod):
     def client_update(
         self, model: FedNet, data: ClientData, arrays: Arrays, env: ClientEnv
     ) -> tuple[Arrays, float]:
-        loss = local_sgd(
-            model,
-            data.x,
-            data.y,
-            cfg=env.local,
-            loss_fn=cross_entropy_loss,
-            prep=env.prep,
-            generator=env.generator,
-        )
+        loss = env.train(model, data)
         return {}, loss
 
 
@@ -54,15 +46,7 @@ class FedProx(FedMethod):
             loss = cross_entropy_loss(m, x, y)
             return loss + proximal_term(m, anchor, self.mu) if self.mu else loss
 
-        loss = local_sgd(
-            model,
-            data.x,
-            data.y,
-            cfg=env.local,
-            loss_fn=loss_fn,
-            prep=env.prep,
-            generator=env.generator,
-        )
+        loss = env.train(model, data, loss_fn)
         return {}, loss
 
 
@@ -78,13 +62,5 @@ class FedFocal(FedMethod):
         def loss_fn(m: FedNet, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             return focal_loss(m.train_logits(x), y, self.gamma)
 
-        loss = local_sgd(
-            model,
-            data.x,
-            data.y,
-            cfg=env.local,
-            loss_fn=loss_fn,
-            prep=env.prep,
-            generator=env.generator,
-        )
+        loss = env.train(model, data, loss_fn)
         return {}, loss

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from papers.fed_rebalance.federated import Arrays, ClientData, ClientEnv, ClientReply, FedMethod
-from papers.fed_rebalance.local import FedNet, cross_entropy_loss, local_sgd
+from papers.fed_rebalance.local import FedNet
 
 REAL = "creff_grad"
 RETRAINED = "creff_classifier"
@@ -147,15 +147,7 @@ class CReFF(FedMethod):
                 env.generator,
             )
             out = {f"{REAL}.weight": gw, f"{REAL}.bias": gb, f"{REAL}.present": present}
-        loss = local_sgd(
-            model,
-            data.x,
-            data.y,
-            cfg=env.local,
-            loss_fn=cross_entropy_loss,
-            prep=env.prep,
-            generator=env.generator,
-        )
+        loss = env.train(model, data)
         return out, loss
 
     def optimise_features(self, targets: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> None:

@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from papers.fed_rebalance.local import FedNet, LocalConfig, Preprocess
+from papers.fed_rebalance.local import (
+    BatchHook,
+    FedNet,
+    LocalConfig,
+    LossFn,
+    Preprocess,
+    cross_entropy_loss,
+    local_sgd,
+)
 
 Arrays = dict[str, torch.Tensor]
 
@@ -31,6 +39,17 @@ class ClientEnv:
     generator: torch.Generator
     num_classes: int
     round: int
+
+    def train(
+        self,
+        model: FedNet,
+        data: ClientData,
+        loss_fn: LossFn = cross_entropy_loss,
+        hook: BatchHook | None = None,
+    ) -> float:
+        """The one local-SGD pass every method runs on its data (``local.local_sgd``)."""
+        return local_sgd(model, data.x, data.y, cfg=self.local, loss_fn=loss_fn, prep=self.prep,
+                         generator=self.generator, hook=hook)
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from papers.fed_rebalance.federated import Arrays, ClientData, ClientEnv, ClientReply, FedMethod
-from papers.fed_rebalance.local import FedNet, cross_entropy_loss, local_sgd
+from papers.fed_rebalance.local import FedNet
 from papers.fed_rebalance.prototypes import (
     GradientPrototypes,
     aggregate_prototypes,
@@ -185,16 +185,7 @@ class RedGrape(FedMethod):
                 env.local.lr,
                 self.lam,
             )
-        loss = local_sgd(
-            model,
-            data.x,
-            data.y,
-            cfg=env.local,
-            loss_fn=cross_entropy_loss,
-            prep=env.prep,
-            generator=env.generator,
-            hook=hook,
-        )
+        loss = env.train(model, data, hook=hook)
         return own.to_arrays(PROTO), loss
 
     def server_update(self, model: FedNet, replies: list[tuple[int, ClientReply]]) -> None:
