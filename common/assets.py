@@ -61,6 +61,17 @@ def sha256(path: Path) -> str:
 
 
 @cache
+def _sha256_of(path: Path, size: int, mtime: float) -> str:
+    return sha256(path)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of ``path``, memoised per (path, size, mtime) within the process."""
+    stat = path.stat()
+    return _sha256_of(path, stat.st_size, stat.st_mtime)
+
+
+@cache
 def _manifest(root: Path) -> dict[str, str]:
     """``SHA256SUMS`` of a mirror root as {relative path: digest}."""
     path = root / MANIFEST
@@ -74,21 +85,15 @@ def _manifest(root: Path) -> dict[str, str]:
     return entries
 
 
-@cache
-def _verified(root: Path, rel: str, size: int, mtime: float) -> str | None:
-    """Check one mirror file against the manifest; returns an error text or None (memoised)."""
+def _check_file(root: Path, file: Path) -> None:
+    """Raise AssetError when a mirror file differs from the root's SHA256SUMS entry."""
+    rel = file.relative_to(root).as_posix()
     expected = _manifest(root).get(rel)
     if expected is None:
-        return None
-    actual = sha256(root / rel)
-    return None if actual == expected else f"sha256 {actual} != manifest {expected}"
-
-
-def _check_file(root: Path, file: Path) -> None:
-    rel = file.relative_to(root).as_posix()
-    stat = file.stat()
-    problem = _verified(root, rel, stat.st_size, stat.st_mtime)
-    if problem:
+        return
+    actual = file_sha256(file)
+    if actual != expected:
+        problem = f"sha256 {actual} != manifest {expected}"
         how = "restore the mirror file (or unset REPRO_MIRROR)"
         raise AssetError(rel, [str(file)], how, problem)
 

@@ -10,23 +10,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from functools import cache
 from pathlib import Path
 
-from common.assets import cache_path, sha256
+from common.assets import cache_path, file_sha256
 
 CONVERTED = "SOURCE.json"
-
-
-@cache
-def _sha256(path: Path, size: int, mtime: float) -> str:
-    return sha256(path)
-
-
-def gguf_sha256(path: Path) -> str:
-    """sha256 of a GGUF file, memoised per (path, size, mtime) within the process."""
-    stat = path.stat()
-    return _sha256(path, stat.st_size, stat.st_mtime)
 
 
 def converted_dir(name: str, digest: str) -> Path:
@@ -40,7 +28,7 @@ def is_converted(folder: Path) -> bool:
 
 def convert_gguf(gguf: Path, name: str, digest: str | None = None) -> Path:
     """The cached fp32 safetensors folder (config, weights, tokenizer) of the GGUF ``gguf``."""
-    digest = digest or gguf_sha256(gguf)
+    digest = digest or file_sha256(gguf)
     target = converted_dir(name, digest)
     if is_converted(target):
         return target

@@ -18,6 +18,7 @@ from typing import Any
 
 from scipy.stats import pearsonr
 
+from common import report
 from papers.madgap import plots
 
 Run = dict[str, Any]
@@ -39,12 +40,11 @@ def load_runs(folders: Sequence[Path]) -> dict[Key, list[Run]]:
 
 
 def mean_std(values: Sequence[float], scale: float = 1.0) -> str:
-    values = [scale * v for v in values]
+    """``mean ± std`` (sample std) of ``scale * values`` as a table cell."""
     if not values:
         return "-"
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+    mean, std = report.mean_std([scale * v for v in values])
+    return f"{mean:.2f}" if len(values) == 1 else f"{mean:.2f} ± {std:.2f}"
 
 
 def _column(runs: list[Run], metric: str) -> list[float]:

@@ -14,7 +14,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from common.context import RunContext
-from common.graph.data import to_undirected_unique
+from common.graph.data import num_classes, to_undirected_unique
 from common.training import Trainer
 
 ExtraLoss = Callable[[Tensor, list[Tensor]], Tensor]
@@ -44,10 +44,6 @@ def load_graph(ctx: RunContext) -> Data:
     data = hydra.utils.instantiate(ctx.cfg.data)
     data.edge_index = to_undirected_unique(data.edge_index, data.num_nodes)
     return data.to(ctx.device)
-
-
-def num_classes(data: Data) -> int:
-    return int(data.y.max()) + 1
 
 
 def accuracy(logits: Tensor, labels: Tensor, mask: Tensor) -> float:

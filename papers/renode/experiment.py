@@ -19,6 +19,7 @@ from hydra.utils import instantiate
 from torch_geometric.data import Data
 
 from common.context import RunContext
+from common.graph.data import num_classes as count_classes
 from common.seeding import seed_everything
 from common.training import Trainer
 from papers.renode.losses import aggregate, per_node_loss
@@ -50,7 +51,7 @@ class OfficialLrSchedule:
 def load_data(ctx: RunContext) -> tuple[Data, int]:
     """The graph of ``ctx.cfg.data`` and its number of classes."""
     data = instantiate(ctx.cfg.data)
-    return data, int(data.y.max()) + 1
+    return data, count_classes(data)
 
 
 def draw_split(labels: torch.Tensor, num_classes: int, seed: int, split: dict[str, Any]) -> Split:
