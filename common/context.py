@@ -12,6 +12,7 @@ import torch
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
+from common.seeding import derive_seed, seeded
 from common.tracking import Tracker
 
 T = TypeVar("T")
@@ -46,6 +47,21 @@ class RunContext:
 
         mixed = self.cfg.get("trainer", {}).get("mixed_precision", "no")
         return Accelerator(cpu=self.device.type == "cpu", mixed_precision=mixed)
+
+    def seed_for(self, stream: str, index: int = 0) -> int:
+        """The seed of stream ``(stream, index)`` derived from the run's ``seed``
+        (:func:`common.seeding.derive_seed`): ``init``, ``split``, ``client``, ``shuffle``,
+        ``sampling``; papers draw from these instead of re-seeding global RNGs."""
+        return derive_seed(self.seed, stream, index)
+
+    def rng(self, stream: str, index: int = 0) -> torch.Generator:
+        """A fresh ``torch.Generator`` seeded with :meth:`seed_for`."""
+        return torch.Generator().manual_seed(self.seed_for(stream, index))
+
+    def seeded(self, stream: str, index: int = 0):
+        """A block with the global RNGs seeded from :meth:`seed_for` and restored afterwards
+        (model initialisation and dropout, which draw from torch's global RNG)."""
+        return seeded(self.seed_for(stream, index))
 
     def progress(self, iterable: Iterable[T], **kwargs: Any) -> Iterable[T]:
         """A tqdm progress bar over ``iterable`` that ``progress=false`` silences."""

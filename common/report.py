@@ -7,12 +7,14 @@ tables; ``plot_groups`` draws one bar chart per experiment and metric.
 from __future__ import annotations
 
 import json
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from common.metrics import mean_std
 
 IGNORED_PREFIXES = ("paths.", "tracking.", "hydra.")
 IGNORED_KEYS = {"seed", "progress", "resume", "device", "deterministic"}
@@ -20,10 +22,18 @@ IGNORED_KEYS = {"seed", "progress", "resume", "device", "deterministic"}
 
 @dataclass
 class Run:
+    """One finished run: ``config`` flattened (``model.name``), ``nested`` as written."""
+
     paper: str
     name: str
     config: dict[str, Any]
     metrics: dict[str, float]
+    run_dir: Path | None = None
+    nested: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seed(self) -> Any:
+        return self.config.get("seed")
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -36,17 +46,18 @@ def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: json.dumps(node) if isinstance(node, list) else node}
 
 
-def load_local(roots: Iterable[Path]) -> list[Run]:
-    """Every finished run under ``roots`` (folders holding ``results.json``)."""
+def load_local(roots: Iterable[Path], paper: str | None = None) -> list[Run]:
+    """Every finished run under ``roots`` (folders holding ``results.json``), optionally only
+    those of ``paper``: the one run loader that the per-paper reports build on."""
     runs = []
     for root in roots:
         for file in sorted(Path(root).rglob("results.json")):
             data = json.loads(file.read_text())
-            if data.get("status") != "finished":
-                continue
             config = data.get("config", {})
+            if data.get("status") != "finished" or paper not in (None, config.get("paper")):
+                continue
             runs.append(Run(str(config.get("paper")), str(config.get("name")),
-                            flatten(config), dict(data.get("metrics", {}))))
+                            flatten(config), dict(data.get("metrics", {})), file.parent, config))
     return runs
 
 
@@ -72,14 +83,6 @@ def _varying_keys(runs: list[Run]) -> list[str]:
         if len({json.dumps(r.config.get(key), default=str) for r in runs}) > 1:
             varying.append(key)
     return varying
-
-
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return mean, 0.0
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
 @dataclass
@@ -160,27 +163,37 @@ def markdown_long(groups: list[Group], metric_filter: str | None = None) -> str:
     return "\n".join(out)
 
 
-def plot_groups(groups: list[Group], out_dir: Path, metric_filter: str | None = None) -> list[Path]:
-    """A bar chart (mean ± std) per experiment and metric; returns the PNG paths."""
+@contextmanager
+def figure(path: Path, size: tuple[float, float] = (4.5, 3.5), dpi: int = 150):
+    """``with figure(path) as (fig, ax): ...`` draws on a fresh Agg figure, then saves it to
+    ``path`` (parents created) and closes it: the matplotlib set-up every report shares."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=size)
+    try:
+        yield fig, ax
+        fig.tight_layout()
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=dpi)
+    finally:
+        plt.close(fig)
+
+
+def plot_groups(groups: list[Group], out_dir: Path, metric_filter: str | None = None) -> list[Path]:
+    """A bar chart (mean ± std) per experiment and metric; returns the PNG paths."""
     written = []
     for paper, name, members, metrics in _per_experiment(groups, metric_filter):
         for metric in metrics:
             rows = [g for g in members if metric in g.stats]
-            fig, ax = plt.subplots(figsize=(max(4, 1 + 0.8 * len(rows)), 3.5))
-            ax.bar(range(len(rows)), [g.stats[metric][0] for g in rows],
-                   yerr=[g.stats[metric][1] for g in rows], capsize=3)
-            ax.set_xticks(range(len(rows)), [g.setting for g in rows], rotation=30, ha="right",
-                          fontsize=7)
-            ax.set_title(f"{paper}/{name}: {metric}")
-            fig.tight_layout()
             path = out_dir / f"{paper}_{name}_{metric.replace('/', '_')}.png"
-            fig.savefig(path, dpi=120)
-            plt.close(fig)
+            with figure(path, (max(4, 1 + 0.8 * len(rows)), 3.5), dpi=120) as (_, ax):
+                ax.bar(range(len(rows)), [g.stats[metric][0] for g in rows],
+                       yerr=[g.stats[metric][1] for g in rows], capsize=3)
+                ax.set_xticks(range(len(rows)), [g.setting for g in rows], rotation=30,
+                              ha="right", fontsize=7)
+                ax.set_title(f"{paper}/{name}: {metric}")
             written.append(path)
     return written

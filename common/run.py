@@ -21,8 +21,28 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from common.context import RunContext, pick_device
+from common.params import build_params, params_type
 from common.seeding import seed_everything
 from common.tracking import Tracker
+
+
+def process_rank() -> tuple[int, int]:
+    """(rank, world size) of this process under ``accelerate launch`` / ``torchrun``."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def prepare_task(cfg: DictConfig) -> tuple[Any, tuple, dict[str, Any]]:
+    """The experiment function named by ``task._target_`` and its arguments: a typed dataclass
+    when the function declares one (validated here, before any work), else keyword arguments."""
+    if "_target_" not in cfg.task:
+        raise ValueError("task._target_ is missing: name the experiment function to call")
+    task = OmegaConf.to_container(cfg.task, resolve=True)
+    experiment = hydra.utils.get_method(task.pop("_target_"))
+    cls = params_type(experiment)
+    if cls is not None:
+        return experiment, (build_params(cls, task),), {}
+    params = hydra.utils.instantiate(task, _convert_="all") if task else {}
+    return experiment, (), params
 
 
 def _find_resumable(run_dir: Path) -> Path:
@@ -63,8 +83,8 @@ def _check_metrics(metrics: Any) -> dict[str, float]:
 
 def execute(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Run the composed config ``cfg`` in ``run_dir``; returns the ``results.json`` content."""
-    if "_target_" not in cfg.task:
-        raise ValueError("task._target_ is missing: name the experiment function to call")
+    experiment, args, kwargs = prepare_task(cfg)
+    rank, world = process_rank()
     run_dir = _find_resumable(Path(run_dir)) if cfg.resume else Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     cache = Path(os.path.expanduser(str(cfg.paths.cache)))
@@ -85,6 +105,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         group=tracking.group,
         name=f"{cfg.paper}/{cfg.name}/seed{cfg.seed}",
         tags=_tags(cfg),
+        main_process=rank == 0,
     )
     ctx = RunContext(
         cfg=cfg,
@@ -99,10 +120,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     )
     status, error = "failed", None
     try:
-        task = OmegaConf.to_container(cfg.task, resolve=True)
-        experiment = hydra.utils.get_method(task.pop("_target_"))
-        params = hydra.utils.instantiate(task, _convert_="all") if task else {}
-        metrics = _check_metrics(experiment(ctx, **params))
+        metrics = _check_metrics(experiment(ctx, *args, **kwargs))
         tracker.summary(metrics)
         status = "finished"
     except BaseException:
@@ -110,7 +128,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         raise
     finally:
         results = tracker.close(status, error)
-    return {**results, "run_dir": str(run_dir)}
+    return {**results, "run_dir": str(run_dir), "rank": rank, "world_size": world}
 
 
 def format_metrics(metrics: Mapping[str, float]) -> str:
@@ -122,9 +140,28 @@ def format_metrics(metrics: Mapping[str, float]) -> str:
 @hydra.main(version_base="1.3", config_path="../configs", config_name="run")
 def main(cfg: DictConfig) -> None:
     results = execute(cfg, Path(HydraConfig.get().runtime.output_dir))
+    if results["rank"] != 0:
+        return
     print(f"\n{cfg.paper}/{cfg.name} (seed {cfg.seed}) -> {results['run_dir']}")
     print(format_metrics(results["metrics"]))
 
 
+def share_run_id() -> None:
+    """Under ``accelerate launch`` every process must write into one run folder: rank 0 picks
+    the ``RUN_ID`` (a timestamp) and the others receive it before Hydra names the folder."""
+    rank, world = process_rank()
+    if world == 1 or os.environ.get("RUN_ID"):
+        return
+    import time
+
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+
+    PartialState()
+    stamp = [time.strftime("%Y%m%d-%H%M%S") + f"-ddp{world}" if rank == 0 else None]
+    os.environ["RUN_ID"] = str(broadcast_object_list(stamp, from_process=0)[0])
+
+
 if __name__ == "__main__":
+    share_run_id()
     main()

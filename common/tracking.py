@@ -67,7 +67,8 @@ def _jsonable(value: Any) -> Any:
 
 
 class Tracker:
-    """Logs metrics to wandb (when enabled) and to the run folder's JSON files."""
+    """Logs metrics to wandb (when enabled) and to the run folder's JSON files. In a
+    multi-process run only the main process (``main_process``) writes anything."""
 
     def __init__(
         self,
@@ -80,12 +81,15 @@ class Tracker:
         group: str | None = None,
         name: str | None = None,
         tags: list[str] | None = None,
+        main_process: bool = True,
     ):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config = dict(config)
-        self.mode = resolve_mode(mode)
-        self._metrics_file = open(self.run_dir / "metrics.jsonl", "a")  # noqa: SIM115
+        self.main_process = main_process
+        self.mode = resolve_mode(mode) if main_process else "disabled"
+        metrics_path = self.run_dir / "metrics.jsonl" if main_process else os.devnull
+        self._metrics_file = open(metrics_path, "a")  # noqa: SIM115
         self._summary: dict[str, Any] = {}
         self._start = time.time()
         self._wandb = None
@@ -139,7 +143,9 @@ class Tracker:
         }
         if error:
             results["error"] = error
-        (self.run_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
+        if self.main_process:
+            (self.run_dir / "results.json").write_text(
+                json.dumps(results, indent=2, default=str))
         self._metrics_file.close()
         if self._wandb is not None:
             self._wandb.finish(exit_code=0 if status == "finished" else 1)

@@ -26,20 +26,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import ChebConv, GATConv, SAGEConv
-from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+from common.graph.adjacency import normalized_adjacency
 
 ARCHITECTURES = ("gcn", "gat", "sage", "cheb", "sgc", "appnp")
 ACTIVATIONS = {"relu": F.relu, "elu": F.elu}
 LINEAR_FIRST = ("gcn", "sgc", "appnp")
 SPARSE_INPUT_DENSITY = 0.1
-
-
-def normalized_adjacency(edge_index: Tensor, num_nodes: int, dtype=torch.float32) -> Tensor:
-    """Â = D^-1/2 (A + I) D^-1/2 (Kipf & Welling 2017, Eq. 2) as a coalesced sparse matrix whose
-    row i aggregates the sources of edges j -> i (PyG's source-to-target convention)."""
-    ei, w = gcn_norm(edge_index, None, num_nodes, add_self_loops=True, dtype=dtype)
-    size = (num_nodes, num_nodes)
-    return torch.sparse_coo_tensor(ei.flip(0), w, size, check_invariants=False).coalesce()
 
 
 def linear(h: Tensor, weight: Tensor) -> Tensor:
