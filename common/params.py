@@ -69,26 +69,35 @@ def build_params(cls: type[T], values: Mapping[str, Any], prefix: str = "task") 
         merged = OmegaConf.merge(schema, dict(values))
         return OmegaConf.to_object(merged)
     except ConfigKeyError as err:
-        key = str(err.key) if getattr(err, "key", None) is not None else "?"
-        path = f"{prefix}.{err.full_key}" if getattr(err, "full_key", None) else f"{prefix}.{key}"
-        node = OmegaConf.select(schema, str(err.full_key).rpartition(".")[0]) if "." in str(
-            err.full_key or "") else schema
-        known = list(node.keys()) if node is not None else []
-        guess = nearest(key, known)
-        fix = f"did you mean {prefix}.{guess}?" if guess else f"known keys: {sorted(known)}"
-        raise ConfigError(path, "unknown key", fix) from None
+        full = str(err.full_key or err.key)
+        parent = full.rpartition(".")[0]
+        known = [f.name for f in dataclasses.fields(_field_type(cls, parent) or cls)]
+        guess = nearest(full.rpartition(".")[2], known)
+        where = f"{prefix}.{parent}." if parent else f"{prefix}."
+        fix = f"did you mean {where}{guess}?" if guess else f"known keys: {sorted(known)}"
+        raise ConfigError(f"{prefix}.{full}", "unknown key", fix) from None
     except ValidationError as err:
         path = f"{prefix}.{err.full_key}"
-        raise ConfigError(path, f"got {err.value!r}, which is not a valid {_type_name(err)}",
-                          f"give {path}=<{_type_name(err)}>") from None
+        kind = _type_name(_field_type(cls, str(err.full_key)))
+        raise ConfigError(path, f"{getattr(err, 'value', None)!r} is not a valid {kind}",
+                          f"give {path}=<{kind}>") from None
     except ConfigError as err:
         if not err.key.startswith(f"{prefix}."):
             err = ConfigError(f"{prefix}.{err.key}", err.problem, err.fix)
         raise err from None
 
 
-def _type_name(err: ValidationError) -> str:
-    node_type = getattr(err, "ref_type", None) or getattr(err, "object_type", None)
-    if node_type is None:
+def _field_type(cls: type, dotted: str) -> Any:
+    """The declared type of field ``a.b.c`` of dataclass ``cls`` (None if unknown)."""
+    current: Any = cls
+    for part in [p for p in dotted.split(".") if p]:
+        if not (inspect.isclass(current) and dataclasses.is_dataclass(current)):
+            return None
+        current = typing.get_type_hints(current).get(part)
+    return current
+
+
+def _type_name(kind: Any) -> str:
+    if kind is None:
         return "value"
-    return getattr(node_type, "__name__", str(node_type)).replace("typing.", "")
+    return getattr(kind, "__name__", None) or str(kind).replace("typing.", "")

@@ -12,6 +12,7 @@ from conftest import CONFIGS, compose
 EXPERIMENTS = sorted(
     p.relative_to(CONFIGS / "experiment").with_suffix("").as_posix()
     for p in (CONFIGS / "experiment").rglob("*.yaml")
+    if not p.name.startswith("_")
 )
 
 
