@@ -48,7 +48,6 @@ def expected_calibration_error(probs: Tensor, target: Tensor, num_bins: int = 10
     edges = torch.linspace(0, 1, num_bins + 1, dtype=conf.dtype)
     bins = torch.bucketize(conf, edges[1:-1], right=False)
     n = conf.numel()
-    count = torch.bincount(bins, minlength=num_bins).double()
     conf_sum = torch.bincount(bins, weights=conf.double(), minlength=num_bins)
     acc_sum = torch.bincount(bins, weights=correct.double(), minlength=num_bins)
     return float((conf_sum - acc_sum).abs().sum() / n)

@@ -51,8 +51,9 @@ class Constant:
 @dataclass(frozen=True)
 class LinearWarmupDecay:
     """Linear warm-up from 0 over ``warmup`` steps (or ``warmup_ratio`` of the run), then linear
-    decay to 0 at ``total``: BERT's fine-tuning schedule (Devlin et al. 2019, App. A.2), with the
-    factor ``t / w`` then ``(total - t) / (total - w)`` as in HF ``get_linear_schedule_with_warmup``.
+    decay to 0 at ``total``: BERT's fine-tuning schedule (Devlin et al. 2019, App. A.2), with
+    the factor ``t / w`` then ``(total - t) / (total - w)`` as HF's
+    ``get_linear_schedule_with_warmup``.
     """
 
     warmup: int = 0

@@ -337,22 +337,21 @@ class Trainer:
                         continue
                     self._optimizer_step()
                     done = cfg.max_steps is not None and s.step >= cfg.max_steps
+                    if done and s.batch == self.batches_per_epoch():
+                        self._end_epoch()
                     if by_step:
                         bar.update(1)
                         if self._after_unit(s.step, bar, final=done) or done:
                             return not done
                     elif done:
-                        self._after_unit(s.epoch + 1, bar, final=True)
+                        bar.update(1)
+                        self._after_unit(s.epoch + (s.batch > 0), bar, final=True)
                         return False
                 if s.batch == 0:
                     raise ValueError(f"trainer '{self.name}': train_data yielded no batch")
                 if s.batch % cfg.grad_accum:
                     self._optimizer_step()
-                s.epoch, s.batch = s.epoch + 1, 0
-                if self.scheduler is not None and self.schedule.interval == "epoch":
-                    self.scheduler.step()
-                for cb in self.callbacks:
-                    cb.after_epoch(self)
+                self._end_epoch()
                 if not by_step:
                     bar.update(1)
                     if self._after_unit(s.epoch, bar):
@@ -362,6 +361,14 @@ class Trainer:
             return False
         finally:
             bar.close()
+
+    def _end_epoch(self) -> None:
+        s = self.state
+        s.epoch, s.batch = s.epoch + 1, 0
+        if self.scheduler is not None and self.schedule.interval == "epoch":
+            self.scheduler.step()
+        for cb in self.callbacks:
+            cb.after_epoch(self)
 
     def _bar(self) -> tqdm:
         cfg, s = self.cfg, self.state

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
 from common.context import RunContext
+from common.params import check_choice, check_positive
 from common.training import Trainer
 
 
@@ -35,3 +38,20 @@ def run_toy(ctx: RunContext, n: int = 128, epochs: int = 6, fail_at: int | None 
     result = trainer.fit()
     return {"val/acc": result.best_metrics["val/acc"], "epochs": result.epochs,
             "weight_sum": float(model.weight.detach().sum())}
+
+
+@dataclass
+class ToyTask:
+    """Typed parameters of :func:`run_typed`."""
+
+    n: int = 64
+    loss: str = "ce"
+
+    def __post_init__(self) -> None:
+        check_positive("n", self.n)
+        check_choice("loss", self.loss, ["ce", "focal"])
+
+
+def run_typed(ctx: RunContext, task: ToyTask) -> dict:
+    """Echo the validated parameters."""
+    return {"n": task.n, "focal": float(task.loss == "focal")}
