@@ -51,7 +51,8 @@ demo: $(SETUP)
 	  p=$$(basename $$(dirname $$f)); echo "== $$p/demo"; \
 	  $(RUN) experiment=$$p/demo paths.runs=$(DEMO_DIR) $(ARGS); \
 	done
-	$(PY) scripts/compare.py $(DEMO_DIR) --long
+	@echo; echo "== glance ($(DEMO_DIR); full tables: $(PY) scripts/compare.py $(DEMO_DIR))"
+	@$(PY) scripts/glance.py $(DEMO_DIR)
 
 results: $(SETUP)
 	$(PY) scripts/compare.py runs $(ARGS)

@@ -30,6 +30,7 @@ class Run:
     metrics: dict[str, float]
     run_dir: Path | None = None
     nested: dict[str, Any] = field(default_factory=dict)
+    wall_time_s: float | None = None
 
     @property
     def seed(self) -> Any:
@@ -57,7 +58,8 @@ def load_local(roots: Iterable[Path], paper: str | None = None) -> list[Run]:
             if data.get("status") != "finished" or paper not in (None, config.get("paper")):
                 continue
             runs.append(Run(str(config.get("paper")), str(config.get("name")),
-                            flatten(config), dict(data.get("metrics", {})), file.parent, config))
+                            flatten(config), dict(data.get("metrics", {})), file.parent, config,
+                            data.get("wall_time_s")))
     return runs
 
 
