@@ -5,8 +5,9 @@ than O(N^2); the target rows alone are computed (MADReg on training nodes touche
 Cora, not 2708). The functions are plain torch and differentiable in ``h``: the only
 non-differentiable pieces are the counts of non-zero entries in Eq. 3-4, which are constants.
 
-Hop masks come from a multi-source breadth-first search on the sparse adjacency (one frontier
-expansion per hop for a block of sources), never from dense matrix powers.
+Hop masks come from :func:`common.graph.hops.hop_distances`, a multi-source breadth-first search
+on the sparse adjacency (one frontier expansion per hop for a block of sources), never from
+dense matrix powers.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-UNREACHED = 255
-"""Value of :func:`hop_distances` for a pair not reached within the searched number of hops."""
+from common.graph.adjacency import undirected_adjacency
+from common.graph.hops import UNREACHED, hop_distances
 
 MaskFn = Callable[[int, int], Tensor]
 """``mask(start, stop)`` -> bool ``[stop - start, N]``: the mask rows of targets[start:stop]."""
@@ -94,43 +95,7 @@ def mad_dense(h: Tensor, mask: Tensor | None = None, targets: Tensor | None = No
     return mean_of_nonzero(node_values[_target_ids(h, targets)])
 
 
-def undirected_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
-    """The symmetric 0/1 adjacency (no self loops) as a coalesced sparse float32 matrix."""
-    src, dst = edge_index
-    keep = src != dst
-    pairs = torch.stack([torch.cat([src[keep], dst[keep]]), torch.cat([dst[keep], src[keep]])])
-    pairs = torch.unique(pairs, dim=1)
-    values = torch.ones(pairs.shape[1], device=edge_index.device)
-    shape = (num_nodes, num_nodes)
-    return torch.sparse_coo_tensor(pairs, values, shape, check_invariants=True).coalesce()
-
-
-def hop_distances(adjacency: Tensor, sources: Tensor, max_hops: int | None = None) -> Tensor:
-    """Shortest-path hop counts from ``sources`` to every node, by breadth-first search.
-
-    ``adjacency`` is :func:`undirected_adjacency`. One sparse frontier expansion per hop
-    advances all ``B`` sources at once (cost O(E * B) per hop). Returns uint8 ``[B, N]``; pairs
-    not reached within ``max_hops`` (``None``: search to exhaustion, i.e. unreachable) are
-    ``UNREACHED``.
-    """
-    limit = UNREACHED - 1 if max_hops is None else min(max_hops, UNREACHED - 1)
-    num_nodes = adjacency.shape[0]
-    columns = torch.arange(sources.numel(), device=sources.device)
-    frontier = torch.zeros(num_nodes, sources.numel(), device=sources.device)
-    frontier[sources, columns] = 1.0
-    dist = torch.full(frontier.shape, UNREACHED, dtype=torch.uint8, device=sources.device)
-    dist[sources, columns] = 0
-    for hop in range(1, limit + 1):
-        reached = (adjacency @ frontier) > 0
-        new = reached & (dist == UNREACHED)
-        if not new.any():
-            break
-        dist[new] = hop
-        frontier = new.float()
-    return dist.T.contiguous()
-
-
-@dataclass(frozen=True)
+@dataclass
 class HopRelation:
     """Which pairs count as neighbour and remote in MADGap (Eq. 5 and its setting).
 
