@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 
-@dataclass(frozen=True)
+@dataclass
 class EdgeEditConfig:
     """One AdaEdge step: thresholds on node confidence and caps on edited undirected edges."""
 

@@ -1,7 +1,8 @@
 # MADGap (Chen et al., AAAI 2020). `make madgap`: the offline reproduction behind the README's
 # table (about 80 min wall on 2 busy shared CPU cores, about 30-40 min of CPU time);
 # `make madgap-paper`: the issue's full grid (every model x both datasets x 5 seeds, hours);
-# `make madgap-report`: tables of the runs under runs/madgap and the README's PNGs.
+# `make madgap-report`: tables of the runs under runs/madgap and the README's PNGs (figures/);
+# `make madgap-bench [ARGS=--nodes 20000]`: MADGap's kernel against the dense way.
 MADGAP_RUNS ?= runs/madgap
 MADGAP_MULTI = $(RUN) -m progress=false $(ARGS)
 
@@ -44,7 +45,7 @@ madgap-paper: $(SETUP)
 	$(MAKE) madgap-report
 
 madgap-report: $(SETUP)
-	$(PY) -m papers.madgap.report $(MADGAP_RUNS) --figures papers/madgap
+	$(PY) -m papers.madgap.report $(MADGAP_RUNS) --figures papers/madgap/figures
 
 madgap-bench: $(SETUP)
-	$(PY) scripts/bench_madgap.py
+	$(PY) scripts/bench_madgap.py $(ARGS)

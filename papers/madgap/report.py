@@ -1,58 +1,99 @@
-"""Tables (mean ± std over seeds) and combined figures of finished MADGap runs.
+"""Tables (mean ± sample std over seeds) and figures of finished MADGap runs.
 
-    .venv/bin/python -m papers.madgap.report runs/madgap --figures papers/madgap
+    .venv/bin/python -m papers.madgap.report [runs/madgap ...] [--figures papers/madgap/figures]
 
-Reads every ``results.json`` under the given folders, groups the runs by (experiment, model,
-data), prints one markdown table per experiment, and writes the README's PNGs.
+Reads the runs with :func:`common.report.load_local`, groups them by (experiment, model, data),
+prints one markdown table per experiment and, with ``--figures``, writes the README's PNGs. The
+plotting functions also draw each run's own PNGs (called from :mod:`papers.madgap.experiment`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from scipy.stats import pearsonr
 
-from common import report
-from papers.madgap import plots
+from common.metrics import mean_std
+from common.report import Run, figure, load_local
 
-Run = dict[str, Any]
 Key = tuple[str, str, str]
+"""(experiment name, model, data)."""
 
 
-def load_runs(folders: Sequence[Path]) -> dict[Key, list[Run]]:
-    """Finished runs grouped by (experiment name, model, data)."""
+def mad_per_layer(curves: Mapping[str, Sequence[float]], title: str, path: Path) -> Path:
+    """MAD^global of layer l (Eq. 1-4), one line per model depth."""
+    with figure(path, size=(5.0, 3.6)) as (_, ax):
+        for label, values in curves.items():
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=label)
+        ax.set(xlabel="layer", ylabel="MAD (global)", title=title)
+        ax.legend(fontsize=7, ncol=2)
+        ax.grid(alpha=0.3)
+    return path
+
+
+def gap_vs_accuracy(
+    points: Mapping[str, tuple[Sequence[float], Sequence[float]]], title: str, path: Path
+) -> Path:
+    """MADGap (Eq. 5, x) against test accuracy (y), one colour per group of points."""
+    with figure(path, size=(5.0, 3.6)) as (_, ax):
+        for label, (gaps, accs) in points.items():
+            ax.scatter(gaps, accs, label=label, s=18)
+        ax.set(xlabel="MADGap (last layer)", ylabel="test accuracy", title=title)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    return path
+
+
+def topology_curves(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]],
+    title: str,
+    path: Path,
+) -> Path:
+    """Test accuracy (solid, left axis) and MADGap (dashed, right axis) against the edit rate,
+    one colour per edit; each curve is (rates, accs, gaps)."""
+    with figure(path, size=(6.0, 3.6)) as (_, acc_ax):
+        gap_ax = acc_ax.twinx()
+        for i, (label, (rates, accs, gaps)) in enumerate(curves.items()):
+            colour = f"C{i}"
+            acc_ax.plot(rates, accs, marker="o", color=colour, label=f"{label}: accuracy")
+            gap_ax.plot(rates, gaps, marker="s", ls="--", color=colour, label=f"{label}: MADGap")
+        acc_ax.set(xlabel="edit rate", ylabel="test accuracy (solid)", title=title)
+        gap_ax.set(ylabel="MADGap (dashed)")
+        acc_ax.grid(alpha=0.3)
+        handles = acc_ax.get_legend_handles_labels()[0] + gap_ax.get_legend_handles_labels()[0]
+        acc_ax.legend(handles=handles, fontsize=6)
+    return path
+
+
+def group_runs(runs: Sequence[Run]) -> dict[Key, list[Run]]:
+    """Runs grouped by (experiment name, model, data)."""
     groups: dict[Key, list[Run]] = defaultdict(list)
-    for folder in folders:
-        for path in sorted(folder.rglob("results.json")):
-            run = json.loads(path.read_text())
-            config = run.get("config", {})
-            if run.get("status") != "finished" or config.get("paper") != "madgap":
-                continue
-            key = (config["name"], config["model"]["name"], config["data"]["name"])
-            groups[key].append(run)
-    return groups
+    for run in runs:
+        groups[(run.name, str(run.config["model.name"]), str(run.config["data.name"]))].append(run)
+    return dict(groups)
 
 
-def mean_std(values: Sequence[float], scale: float = 1.0) -> str:
-    """``mean ± std`` (sample std) of ``scale * values`` as a table cell."""
+def cell(values: Sequence[float], scale: float = 1.0) -> str:
+    """``mean ± std`` (sample std) of ``scale * values`` as a table cell; the mean alone for one
+    value, ``-`` for none."""
     if not values:
         return "-"
-    mean, std = report.mean_std([scale * v for v in values])
+    mean, std = mean_std([scale * v for v in values])
     return f"{mean:.2f}" if len(values) == 1 else f"{mean:.2f} ± {std:.2f}"
 
 
-def _column(runs: list[Run], metric: str) -> list[float]:
-    return [float(r["metrics"][metric]) for r in runs if metric in r["metrics"]]
+def column(runs: Sequence[Run], metric: str) -> list[float]:
+    """``metric`` of every run that has it."""
+    return [float(r.metrics[metric]) for r in runs if metric in r.metrics]
 
 
 def table(groups: dict[Key, list[Run]], name: str, columns: dict[str, tuple[str, float]]) -> str:
-    """Markdown rows ``model | data | seeds | <columns>`` for experiment ``name``."""
+    """Markdown rows ``model | data | seeds | <columns>`` for experiment ``name``; ``columns``
+    maps a header to (metric, scale)."""
     lines = [
         "| model | data | seeds | " + " | ".join(columns) + " |",
         "|" + " --- |" * (3 + len(columns)),
@@ -60,23 +101,24 @@ def table(groups: dict[Key, list[Run]], name: str, columns: dict[str, tuple[str,
     for (experiment, model, data), runs in sorted(groups.items()):
         if experiment != name:
             continue
-        cells = [mean_std(_column(runs, m), scale) for m, scale in columns.values()]
+        cells = [cell(column(runs, m), scale) for m, scale in columns.values()]
         lines.append(f"| {model} | {data} | {len(runs)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def depth_columns(runs: list[Run], suffix: str) -> dict[str, tuple[str, float]]:
-    depths = sorted({int(k.split("/")[0][1:]) for r in runs for k in r["metrics"] if k[0] == "L"})
+def depth_columns(runs: Sequence[Run], suffix: str) -> dict[str, tuple[str, float]]:
+    """One column ``L=d`` (metric ``L<d>/<suffix>``, x100) per depth found in the runs."""
+    depths = sorted({int(k.split("/")[0][1:]) for r in runs for k in r.metrics if k[0] == "L"})
     return {f"L={d}": (f"L{d}/{suffix}", 100.0) for d in depths}
 
 
-def smoothing_figure(groups: dict[Key, list[Run]], out: Path) -> list[Path]:
-    """MAD of each layer, per model: one PNG per (model, data), seed 0 runs (or the first)."""
+def smoothing_figures(groups: dict[Key, list[Run]], out: Path) -> list[Path]:
+    """MAD of each layer per depth: one PNG per (model, data), from the group's first run."""
     written = []
     for (experiment, model, data), runs in sorted(groups.items()):
         if experiment != "smoothing":
             continue
-        metrics = runs[0]["metrics"]
+        metrics = runs[0].metrics
         curves: dict[str, list[float]] = defaultdict(list)
         for depth in range(1, 33):
             for layer in range(1, depth + 1):
@@ -84,12 +126,13 @@ def smoothing_figure(groups: dict[Key, list[Run]], out: Path) -> list[Path]:
                 if key in metrics:
                     curves[f"{depth} layers"].append(metrics[key])
         path = out / f"smoothing_{model}_{data}.png"
-        written.append(plots.mad_per_layer(curves, f"MAD per layer: {model} on {data}", path))
+        written.append(mad_per_layer(curves, f"MAD per layer: {model} on {data}", path))
     return written
 
 
 def madgap_acc_figure(groups: dict[Key, list[Run]], out: Path) -> tuple[Path | None, str]:
-    """All (depth, seed) points of every (model, data) in one scatter, with pooled Pearson r."""
+    """All (depth, seed) points of every (model, data) in one scatter, and a table of the
+    pooled Pearson r per (model, data)."""
     points: dict[str, tuple[list[float], list[float]]] = {}
     lines = ["| model | data | points | pooled Pearson r (p) |", "| --- | --- | --- | --- |"]
     for (experiment, model, data), runs in sorted(groups.items()):
@@ -97,10 +140,10 @@ def madgap_acc_figure(groups: dict[Key, list[Run]], out: Path) -> tuple[Path | N
             continue
         gaps, accs = [], []
         for run in runs:
-            for key, value in run["metrics"].items():
+            for key, value in run.metrics.items():
                 if key.endswith("/madgap") and key.count("/") == 1:
                     gaps.append(value)
-                    accs.append(run["metrics"][key.replace("madgap", "test/acc")])
+                    accs.append(run.metrics[key.replace("madgap", "test/acc")])
         points[f"{model} / {data}"] = (gaps, accs)
         if len(gaps) >= 3:
             result = pearsonr(gaps, accs)
@@ -109,36 +152,32 @@ def madgap_acc_figure(groups: dict[Key, list[Run]], out: Path) -> tuple[Path | N
             )
     if not points:
         return None, ""
-    path = plots.gap_vs_accuracy(points, "MADGap vs accuracy", out / "madgap_acc.png")
+    path = gap_vs_accuracy(points, "MADGap vs accuracy", out / "madgap_acc.png")
     return path, "\n".join(lines)
 
 
-def topology_figure(groups: dict[Key, list[Run]], out: Path) -> list[Path]:
-    """Mean accuracy and MADGap over seeds against the edit rate, per (model, data)."""
+def topology_figures(groups: dict[Key, list[Run]], out: Path) -> list[Path]:
+    """Mean accuracy and MADGap over seeds against the edit rate, one PNG per (model, data)."""
     written = []
     for (experiment, model, data), runs in sorted(groups.items()):
         if experiment != "topology":
             continue
+        task = runs[0].nested["task"]
         curves = {}
-        edits = runs[0]["config"]["task"]["edits"]
-        rates = runs[0]["config"]["task"]["rates"]
-        for edit in edits:
-            accs = [statistics.mean(_column(runs, f"{edit}/rate{r:g}/test/acc")) for r in rates]
-            gaps = [statistics.mean(_column(runs, f"{edit}/rate{r:g}/madgap")) for r in rates]
+        for edit in task["edits"]:
+            rates = task["rates"]
+            accs = [statistics.mean(column(runs, f"{edit}/rate{r:g}/test/acc")) for r in rates]
+            gaps = [statistics.mean(column(runs, f"{edit}/rate{r:g}/madgap")) for r in rates]
             curves[edit] = (list(rates), accs, gaps)
         path = out / f"topology_{model}_{data}.png"
-        written.append(plots.topology_curves(curves, f"Topology edits: {model} on {data}", path))
+        written.append(topology_curves(curves, f"Topology edits: {model} on {data}", path))
     return written
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folders", nargs="+", type=Path)
-    parser.add_argument("--figures", type=Path, help="write the combined PNGs here")
-    args = parser.parse_args(argv)
-    groups = load_runs(args.folders)
+def sections(groups: dict[Key, list[Run]]) -> dict[str, str]:
+    """The printed tables, by title."""
     acc_runs = [r for (e, _, _), runs in groups.items() if e == "madgap_acc" for r in runs]
-    sections = {
+    return {
         "madgap_acc (test acc x100 per depth)": table(
             groups, "madgap_acc", depth_columns(acc_runs, "test/acc")
         ),
@@ -166,12 +205,19 @@ def main(argv: list[str] | None = None) -> None:
             },
         ),
     }
-    for title, text in sections.items():
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="*", type=Path, default=[Path("runs/madgap")])
+    parser.add_argument("--figures", type=Path, help="write the combined PNGs here")
+    args = parser.parse_args(argv)
+    groups = group_runs(load_local(args.folders, paper="madgap"))
+    for title, text in sections(groups).items():
         print(f"\n### {title}\n\n{text}")
     if args.figures:
-        args.figures.mkdir(parents=True, exist_ok=True)
-        smoothing_figure(groups, args.figures)
-        topology_figure(groups, args.figures)
+        smoothing_figures(groups, args.figures)
+        topology_figures(groups, args.figures)
         _, pooled = madgap_acc_figure(groups, args.figures)
         print(f"\n### madgap_acc pooled over depths and seeds\n\n{pooled}")
 

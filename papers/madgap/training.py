@@ -1,6 +1,6 @@
-"""Node classification on one graph with the shared zoo and Trainer (the glue all five
-MADGap experiments share): build a GNN of a given depth, train it on the public split, and
-hand back its per-layer representations."""
+"""What MADGap adds to the shared full-batch loop (:func:`common.graph.node_classification.
+fit_full_batch`): a zoo GNN of a chosen depth, an optional extra loss on its hidden layers (MADReg)
+and the representation of every layer after training, which MAD and MADGap are measured on."""
 
 from __future__ import annotations
 
@@ -15,25 +15,18 @@ from torch_geometric.data import Data
 
 from common.context import RunContext
 from common.graph.data import num_classes, to_undirected_unique
-from common.training import Trainer
+from common.graph.node_classification import fit_full_batch, masked_accuracy
+from common.seeding import seeded
 
 ExtraLoss = Callable[[Tensor, list[Tensor]], Tensor]
 """``extra(task_loss, hidden) -> total loss`` (MADReg plugs in here)."""
 
 
-@dataclass(frozen=True)
-class Optim:
-    """Adam settings of the GCN recipe (Kipf & Welling 2017) that the paper trains with."""
-
-    lr: float = 0.01
-    weight_decay: float = 5e-4
-
-
 @dataclass
 class Trained:
-    """A trained model with its test metrics and the representation of every layer."""
+    """A trained model's best-validation metrics, every layer's representation and the
+    class probabilities (AdaEdge edits the graph from these)."""
 
-    model: torch.nn.Module
     metrics: dict[str, float]
     hidden: list[Tensor]
     probs: Tensor
@@ -46,23 +39,6 @@ def load_graph(ctx: RunContext) -> Data:
     return data.to(ctx.device)
 
 
-def accuracy(logits: Tensor, labels: Tensor, mask: Tensor) -> float:
-    return float((logits[mask].argmax(1) == labels[mask]).float().mean())
-
-
-def build_model(ctx: RunContext, data: Data, num_layers: int) -> torch.nn.Module:
-    """``cfg.model`` (the zoo) with ``num_layers`` layers.
-
-    Torch is reseeded with the run's seed first, so every model of a run starts from the same
-    random state: with and without MADReg, before and after AdaEdge differ only by the method.
-    """
-    torch.manual_seed(ctx.seed)
-    model = hydra.utils.instantiate(
-        ctx.cfg.model, in_dim=data.num_features, out_dim=num_classes(data), num_layers=num_layers
-    )
-    return model.to(ctx.device)
-
-
 def train_node_classifier(
     ctx: RunContext,
     data: Data,
@@ -70,42 +46,40 @@ def train_node_classifier(
     name: str,
     edge_index: Tensor | None = None,
     extra_loss: ExtraLoss | None = None,
-    optim: Optim | None = None,
 ) -> Trained:
-    """Train ``cfg.model`` at depth ``num_layers`` on ``edge_index`` (default the data's);
-    the best validation-accuracy state is restored (``cfg.trainer``)."""
-    optim = optim or Optim()
-    edges = data.edge_index if edge_index is None else edge_index
-    model = build_model(ctx, data, num_layers)
-    optimizer = torch.optim.Adam(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+    """Train ``cfg.model`` with ``num_layers`` layers on ``edge_index`` (default the data's) with
+    ``cfg.optim`` / ``cfg.trainer``; the best validation-accuracy state is restored.
 
-    def loss_fn(model: torch.nn.Module, _: Data) -> Tensor:
+    Seeds: the model is built and trained inside ``seeded(ctx.seed)``, so every model of a run
+    starts from the same initial weights and dropout stream (with and without MADReg, before and
+    after AdaEdge differ only by the method). It is the run seed itself, not a derived
+    ``ctx.seed_for("init")``, because the regression pins were recorded that way.
+    """
+    edges = data.edge_index if edge_index is None else edge_index
+
+    def loss_fn(model: torch.nn.Module) -> Tensor:
         logits, hidden = model(data.x, edges, return_hidden=True)
         loss = F.cross_entropy(logits[data.train_mask], data.y[data.train_mask])
         return loss if extra_loss is None else extra_loss(loss, hidden)
 
     def evaluate(model: torch.nn.Module) -> dict[str, float]:
         logits = model(data.x, edges)
-        val_loss = F.cross_entropy(logits[data.val_mask], data.y[data.val_mask])
         return {
-            "val/loss": float(val_loss),
-            "val/acc": accuracy(logits, data.y, data.val_mask),
-            "test/acc": accuracy(logits, data.y, data.test_mask),
+            "val/loss": float(F.cross_entropy(logits[data.val_mask], data.y[data.val_mask])),
+            "val/acc": masked_accuracy(logits, data.y, data.val_mask),
+            "test/acc": masked_accuracy(logits, data.y, data.test_mask),
         }
 
-    trainer = Trainer.from_context(
-        ctx,
-        name=name,
-        model=model,
-        optimizer=optimizer,
-        loss_fn=loss_fn,
-        train_data=[data],
-        evaluate=evaluate,
-        log=False,
-    )
-    result = trainer.fit()
+    with seeded(ctx.seed):
+        model = hydra.utils.instantiate(
+            ctx.cfg.model,
+            in_dim=data.num_features,
+            out_dim=num_classes(data),
+            num_layers=num_layers,
+        ).to(ctx.device)
+        result = fit_full_batch(ctx, name=name, model=model, loss_fn=loss_fn, evaluate=evaluate)
     model.eval()
     with torch.no_grad():
         logits, hidden = model(data.x, edges, return_hidden=True)
     metrics = {**result.best_metrics, "best_epoch": float(result.best_epoch)}
-    return Trained(model=model, metrics=metrics, hidden=hidden, probs=logits.softmax(dim=1))
+    return Trained(metrics=metrics, hidden=hidden, probs=logits.softmax(dim=1))

@@ -1,9 +1,14 @@
-"""Every MADGap experiment config runs end to end in smoke mode (tiny sweeps, 2 epochs); the
-smoke config itself runs in tests/test_experiment_configs.py."""
+"""Every MADGap experiment config runs end to end in smoke mode (tiny sweeps, 2 epochs), bad task
+values stop before any work, and the report reads the runs back; the smoke config itself runs
+in tests/test_regression_pins.py."""
 
 from __future__ import annotations
 
 import pytest
+
+from common.params import ConfigError, build_params
+from papers.madgap import report
+from papers.madgap.experiment import AdagraphTask, MadgapAccTask, TopologyTask
 
 TINY = ("trainer.max_epochs=2", "trainer.checkpoint_every=0")
 CASES = {
@@ -32,3 +37,62 @@ def test_experiment_runs_in_smoke_mode(run_experiment, mirror_asset, experiment)
         assert "L2/layer1/madgap" in metrics
     if experiment == "madgap/adagraph":
         assert 0.0 <= metrics["test/acc_after"] <= 1.0
+
+
+RELATION = {"neighbour_hops": 3, "remote_hops": 8, "unreachable_as_remote": True}
+
+
+@pytest.mark.parametrize(
+    ("cls", "values", "key"),
+    [
+        (TopologyTask, {"edits": ["remove_all"], "rates": [0.5], "num_layers": 2}, "task.edits[0]"),
+        (
+            TopologyTask,
+            {"edits": ["remove_inter"], "rates": [1.5], "num_layers": 2},
+            "task.rates[0]",
+        ),
+        (
+            TopologyTask,
+            {"edits": ["add_inter"], "rates": [0.5], "num_layers": 2, "masks_from": "both"},
+            "task.masks_from",
+        ),
+        (MadgapAccTask, {"depths": []}, "task.depths"),
+        (
+            MadgapAccTask,
+            {"depths": [2], "relation": {**RELATION, "remote_hops": 3}},
+            "task.relation.remote_hops",
+        ),
+        (
+            AdagraphTask,
+            {"num_layers": 2, "rounds": 1, "grid": [{"add_threshold": 1.5}]},
+            "task.grid[0].add_threshold",
+        ),
+    ],
+)
+def test_bad_task_values_name_their_key(cls, values, key):
+    with pytest.raises(ConfigError) as error:
+        build_params(cls, values)
+    assert error.value.key == key
+
+
+def test_adagraph_without_settings_reports_the_baseline(run_experiment, mirror_asset):
+    mirror_asset("planetoid/Cora/raw")
+    metrics = run_experiment("madgap/adagraph", *TINY, "task.grid=[]")["metrics"]
+    assert metrics["test/acc_after"] == metrics["test/acc_before"]
+    assert metrics["chosen/setting"] == -1.0
+
+
+def test_report_tables_and_figures_from_runs(run_experiment, mirror_asset, tmp_path, capsys):
+    mirror_asset("planetoid/Cora/raw")
+    for seed in (0, 1):
+        run_experiment(
+            "madgap/madgap_acc",
+            *TINY,
+            "task.depths=[1,2,3]",
+            f"seed={seed}",
+            run_dir=tmp_path / "runs" / f"seed{seed}",
+        )
+    report.main([str(tmp_path / "runs"), "--figures", str(tmp_path / "figures")])
+    printed = capsys.readouterr().out
+    assert "| gcn | cora | 2 |" in printed
+    assert (tmp_path / "figures" / "madgap_acc.png").exists()
