@@ -5,9 +5,10 @@
 For Cora, CiteSeer (offline mirror, via common.graph.data) and synthetic planted-partition graphs
 (avg degree 10, 10 classes), each with a TINL labelled set (20 per class), it times the per-node
 Totoro computed from (a) the dense N x N inverse Π = α(I - (1-α)Â)^{-1} (official; skipped where
-it does not fit in memory) and (b) power iteration for the labelled rows only, each in a fresh
-subprocess so the peak memory (max RSS above the process's size before the computation) is its
-own. Prints one markdown table: time, peak memory, dense/ours time ratio and max |ΔT_v|.
+it does not fit in memory) and (b) power iteration for the labelled rows only (both from
+common.graph.ppr), each in a fresh subprocess so the peak memory (max RSS above the process's
+size before the computation) is its own. Prints one markdown table: time, peak memory,
+dense/ours time ratio and max |ΔT_v|.
 BENCH_THREADS=n sets torch's thread count in the measuring processes (default: torch's own).
 """
 
@@ -26,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from papers.renode.ppr import dense_ppr, ppr_rows  # noqa: E402
+from common.graph.ppr import dense_ppr, ppr_rows  # noqa: E402
 from papers.renode.splits import tinl_split  # noqa: E402
 from papers.renode.synthetic import planted_partition_graph  # noqa: E402
 from papers.renode.totoro import node_totoro  # noqa: E402

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
+VAL_ORDERS = ("id", "shuffled")
+
 
 @dataclass(frozen=True)
 class Split:
@@ -74,7 +76,7 @@ def make_split(
     elif val_order == "shuffled":
         rest = [v for v in order if v not in chosen]
     else:
-        raise ValueError(f"val_order must be 'id' or 'shuffled', got {val_order!r}")
+        raise ValueError(f"val_order must be one of {VAL_ORDERS}, got {val_order!r}")
     val = _take(rest, label_list, [val_per_class] * len(train_quotas))
     chosen.update(val)
     test = [v for v in range(len(label_list)) if v not in chosen]

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from papers.renode.ppr import dense_ppr
+from common.graph.ppr import dense_ppr
 from papers.renode.totoro import (
     class_influence,
     conflict_rank,

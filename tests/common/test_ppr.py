@@ -1,9 +1,11 @@
-"""Sparse power-iteration PPR rows against the dense inverse (ReNode Sec. 3.1)."""
+"""Personalized PageRank on the shared Â: sparse power-iteration rows against the dense inverse
+(ReNode Sec. 3.1), the transposed operator, and the on-disk cache."""
 
 import pytest
 import torch
 
-from papers.renode import ppr
+from common.graph import ppr
+from common.graph.adjacency import normalized_adjacency
 
 
 def random_graph(num_nodes: int, num_edges: int, seed: int, undirected: bool = True):
@@ -13,19 +15,30 @@ def random_graph(num_nodes: int, num_edges: int, seed: int, undirected: bool = T
     return torch.cat([edges, edges.flip(0)], 1) if undirected else edges
 
 
-def test_normalized_adjacency_matches_hand_values():
+def test_ppr_base_matches_hand_values():
     edges = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
-    adj = ppr.normalized_adjacency_with_self_loops(edges, 3, torch.float64).to_dense()
+    adj = normalized_adjacency(edges, 3, torch.float64, layout="csr").to_dense()
     d = torch.tensor([2.0, 3.0, 2.0], dtype=torch.float64)
     a_hat = torch.tensor([[1, 1, 0], [1, 1, 1], [0, 1, 1]], dtype=torch.float64)
     assert torch.allclose(adj, a_hat / d.sqrt().outer(d.sqrt()))
+
+
+@pytest.mark.parametrize("undirected", [True, False])
+def test_transposed_adjacency_is_the_exact_transpose(undirected):
+    edges = random_graph(40, 90, seed=5, undirected=undirected)
+    dense = normalized_adjacency(edges, 40).to_dense()
+    adj_t = ppr.transposed_adjacency(edges, 40)
+    assert adj_t.layout == torch.sparse_csr
+    assert torch.equal(adj_t.to_dense(), dense.T)
+    if undirected:
+        assert torch.equal(adj_t.to_dense(), dense)
 
 
 def test_dense_ppr_solves_the_defining_equation():
     edges = random_graph(50, 120, seed=0)
     alpha = 0.15
     pi = ppr.dense_ppr(edges, 50, alpha, dtype=torch.float64)
-    adj = ppr.normalized_adjacency_with_self_loops(edges, 50, torch.float64).to_dense()
+    adj = normalized_adjacency(edges, 50, torch.float64).to_dense()
     lhs = pi @ (torch.eye(50, dtype=torch.float64) - (1 - alpha) * adj)
     assert torch.allclose(lhs, alpha * torch.eye(50, dtype=torch.float64), atol=1e-10)
 
@@ -45,7 +58,7 @@ def test_cache_reuses_stored_rows(tmp_path, monkeypatch):
     nodes = torch.tensor([1, 5, 7])
     first = ppr.cached_ppr_rows(edges, 40, nodes, cache_dir=tmp_path, dataset="toy")
     dense = ppr.cached_ppr_rows(edges, 40, nodes, method="dense", cache_dir=tmp_path)
-    assert len(list((tmp_path / "renode" / "ppr").glob("*.pt"))) == 2
+    assert len(list(tmp_path.glob("*.pt"))) == 2
 
     def fail(*args, **kwargs):
         raise AssertionError("cache miss")
@@ -59,6 +72,11 @@ def test_cache_reuses_stored_rows(tmp_path, monkeypatch):
     from_dense = ppr.cached_ppr_rows(edges, 40, other, method="dense", cache_dir=tmp_path)
     assert from_dense.shape == (2, 40)
     assert (first - dense).abs().max().item() < 1e-5
+
+
+def test_unknown_method_is_named():
+    with pytest.raises(ValueError, match="unknown PPR method 'exact'"):
+        ppr.cached_ppr_rows(random_graph(10, 20, seed=6), 10, torch.tensor([0]), method="exact")
 
 
 def test_graph_hash_changes_with_edges():
