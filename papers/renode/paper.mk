@@ -1,6 +1,6 @@
 # ReNode (Chen et al., NeurIPS 2021): make renode = TINL table rows of GCN on Cora and CiteSeer
 # (5 splits x 3 init seeds, with and without ReNode) + the Totoro correlation analysis on both +
-# the table (about 8 min on 2 CPU cores).
+# the table and the redrawn Totoro scatters in papers/renode/figures (about 8 min on 2 CPU cores).
 # Other rows: make renode-tinl RENODE_DATA=citeseer ARGS="model=sgc task.loss=focal".
 # Torch runs single-threaded here (RENODE_THREADS): on 2 shared cores that is several times faster
 # for these small graphs than two spinning OpenMP threads.
@@ -31,7 +31,8 @@ renode-correlation: $(SETUP)
 	$(RENODE_RUN) -m experiment=renode/totoro_correlation data=$(RENODE_DATA) progress=false $(ARGS)
 
 renode-report: $(SETUP)
-	$(PY) -m papers.renode.report runs/renode
+	$(PY) -m papers.renode.report runs/renode --figures papers/renode/figures
 
+# Totoro cost, official dense inverse vs sparse labelled PPR rows (common.graph.ppr), ~3 min.
 renode-bench: $(SETUP)
 	OMP_NUM_THREADS=$(RENODE_THREADS) BENCH_THREADS=$(RENODE_THREADS) $(PY) scripts/bench_renode.py
