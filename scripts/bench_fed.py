@@ -11,12 +11,17 @@ import time
 
 import torch
 
+from common.seeding import seeded
 from common.vision.models import CifarResNet
 from papers.fed_rebalance.baselines import FedAvg
 from papers.fed_rebalance.creff import CReFF
 from papers.fed_rebalance.federated import ClientData, FedServer, run_client
-from papers.fed_rebalance.local import FedNet, LocalConfig, Preprocess
+from papers.fed_rebalance.local import FedNet, LocalTraining, Preprocess
 from papers.fed_rebalance.redgrape import RedGrape
+from papers.fed_rebalance.settings import LocalBatches
+
+SGD = {"_target_": "torch.optim.SGD", "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0}
+"""The fed configs' local optimizer (configs/experiment/fed_rebalance/_base.yaml)."""
 
 
 def nbytes(arrays: dict[str, torch.Tensor]) -> int:
@@ -40,7 +45,7 @@ def main() -> None:
         for _ in range(args.clients)
     ]
     prep = Preprocess((0.5,) * 3, (0.25,) * 3, torch.device("cpu"))
-    local = LocalConfig(epochs=1, batch_size=32)
+    local = LocalTraining.from_run(SGD, {"max_epochs": 1, "grad_clip": 1.0}, LocalBatches(32))
     methods = {"FedAvg": FedAvg, "RedGrape": RedGrape, "CReFF": CReFF}
     print("| method | s / round | client upload KiB | client download KiB | server s / round |")
     print("| --- | --- | --- | --- | --- |")
@@ -50,8 +55,9 @@ def main() -> None:
         def make_model(method=method):
             return FedNet(CifarResNet(c, 8, args.width), c, supplementary=method.supplementary)
 
-        torch.manual_seed(0)
-        server = FedServer(method, make_model(), args.clients, args.clients, seed=0)
+        with seeded(0):
+            model = make_model()
+        server = FedServer(method, model, args.clients, args.clients, seed=0)
         up = down = 0
         total = server_time = 0.0
         for r in range(args.rounds):

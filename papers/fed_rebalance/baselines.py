@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from papers.fed_rebalance.federated import Arrays, ClientData, ClientEnv, FedMethod
-from papers.fed_rebalance.local import FedNet, cross_entropy_loss
+from papers.fed_rebalance.local import Batch, FedNet, cross_entropy_loss
 
 
 def focal_loss(logits: torch.Tensor, y: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
@@ -42,8 +42,8 @@ class FedProx(FedMethod):
     ) -> tuple[Arrays, float]:
         anchor = [p.detach().clone() for p in model.parameters()]
 
-        def loss_fn(m: FedNet, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            loss = cross_entropy_loss(m, x, y)
+        def loss_fn(m: FedNet, batch: Batch) -> torch.Tensor:
+            loss = cross_entropy_loss(m, batch)
             return loss + proximal_term(m, anchor, self.mu) if self.mu else loss
 
         loss = env.train(model, data, loss_fn)
@@ -59,7 +59,8 @@ class FedFocal(FedMethod):
     def client_update(
         self, model: FedNet, data: ClientData, arrays: Arrays, env: ClientEnv
     ) -> tuple[Arrays, float]:
-        def loss_fn(m: FedNet, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        def loss_fn(m: FedNet, batch: Batch) -> torch.Tensor:
+            x, y = batch
             return focal_loss(m.train_logits(x), y, self.gamma)
 
         loss = env.train(model, data, loss_fn)

@@ -81,7 +81,12 @@ class CReFF(FedMethod):
     """CReFF on the shared engine. Server state: the federated features (``per_class`` per class,
     initialised N(0, 1)) and the re-trained classifier, which the clients use to compute their
     real-feature gradients and the server uses for evaluation; the global model passed to the next
-    round keeps the plain FedAvg classifier, as in the official code."""
+    round keeps the plain FedAvg classifier, as in the official code.
+
+    The clients train on the shared Trainer like every method (``ClientEnv.train``). The server's
+    two optimisations, :meth:`optimise_features` (Eq. 6) and :meth:`retrain_classifier` (Eq. 7),
+    are small named loops owned by this paper: they optimise a feature tensor and a linear layer
+    on the server's own generator, with no data loader, evaluation or logging to share."""
 
     def __init__(
         self,

@@ -1,11 +1,15 @@
-"""Balanced-test-set accuracy overall and over head / medium / tail class groups."""
+"""Balanced-test-set accuracy overall and over head / medium / tail class groups, and the
+per-round report both engines' callers share (the experiment and Flower's deployment ServerApp)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from papers.fed_rebalance.federated import FedServer
+from papers.fed_rebalance.fedsetup import FedSetup
 from papers.fed_rebalance.local import Preprocess
+from papers.fed_rebalance.settings import Federation
 
 
 @torch.no_grad()
@@ -40,3 +44,21 @@ def group_accuracy(per_class: torch.Tensor, groups: list[int]) -> dict[str, floa
         out[name] = float(per_class[start : start + size].mean())
         start += size
     return out
+
+
+def evaluate(server: FedServer, setup: FedSetup, groups: list[int]) -> dict[str, float]:
+    """Balanced test accuracy of the server's evaluation model: overall, head, medium, tail."""
+    model = server.method.eval_model(server.model)
+    acc = per_class_accuracy(model, setup.test_x, setup.test_y, setup.prep, setup.num_classes)
+    return {f"test/{k}_acc": v for k, v in group_accuracy(acc, groups).items()}
+
+
+def round_report(
+    r: int, server: FedServer, setup: FedSetup, fed: Federation, metrics: dict[str, float]
+) -> dict[str, float]:
+    """Round ``r``'s training metrics, plus the test accuracies every ``fed.eval_every`` rounds
+    and after the last round."""
+    last = r == fed.rounds - 1
+    if last or (fed.eval_every and (r + 1) % fed.eval_every == 0):
+        return {**metrics, **evaluate(server, setup, fed.groups)}
+    return dict(metrics)

@@ -3,20 +3,20 @@ dict of named tensors (prototypes, feature gradients), so any engine can carry i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from common.training import Callback
 from papers.fed_rebalance.local import (
-    BatchHook,
     FedNet,
-    LocalConfig,
+    LocalTraining,
     LossFn,
     Preprocess,
     cross_entropy_loss,
-    local_sgd,
+    train_locally,
 )
 
 Arrays = dict[str, torch.Tensor]
@@ -34,7 +34,7 @@ class ClientData:
 class ClientEnv:
     """Everything a client update needs besides the model, data and server arrays."""
 
-    local: LocalConfig
+    local: LocalTraining
     prep: Preprocess
     generator: torch.Generator
     num_classes: int
@@ -45,11 +45,12 @@ class ClientEnv:
         model: FedNet,
         data: ClientData,
         loss_fn: LossFn = cross_entropy_loss,
-        hook: BatchHook | None = None,
+        callbacks: Sequence[Callback] = (),
     ) -> float:
-        """The one local-SGD pass every method runs on its data (``local.local_sgd``)."""
-        return local_sgd(model, data.x, data.y, cfg=self.local, loss_fn=loss_fn, prep=self.prep,
-                         generator=self.generator, hook=hook)
+        """The one local pass every method runs on its data (``local.train_locally``: the
+        shared Trainer); ``callbacks`` hook into every batch (RedGrape's correction)."""
+        return train_locally(model, data.x, data.y, local=self.local, prep=self.prep,
+                             generator=self.generator, loss_fn=loss_fn, callbacks=callbacks)
 
 
 @dataclass
@@ -112,7 +113,7 @@ def run_client(
     arrays: Arrays,
     data: ClientData,
     *,
-    local: LocalConfig,
+    local: LocalTraining,
     prep: Preprocess,
     num_classes: int,
     seed: int,
@@ -161,3 +162,7 @@ class FedServer:
         self.method.server_update(self.model, replies)
         loss = sum(w * r.metrics["loss"] for w, (_, r) in zip(weights, replies, strict=True))
         return {"train/loss": loss / sum(weights)}
+
+
+RoundCallback = Callable[[int, FedServer, dict[str, float]], None]
+"""What an engine calls after each aggregation: ``on_round(round, server, train metrics)``."""

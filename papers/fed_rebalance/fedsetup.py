@@ -1,19 +1,30 @@
-"""Build everything a federated run needs from the config: long-tailed client partitions, the
-model factory, preprocessing, local settings and the method."""
+"""Everything a federated run needs: long-tailed client partitions, the model and method
+factories, preprocessing and the clients' local training. :func:`setup_from_run` is the one place
+that reads the composed config (the run's ``data``, ``model``, ``optim`` and ``trainer`` groups);
+below it everything is typed."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
-from papers.fed_rebalance.federated import ClientData, FedMethod
-from papers.fed_rebalance.local import FedNet, LocalConfig, Preprocess
+from common.seeding import seeded
+from common.vision.data import ImageData
+from papers.fed_rebalance.federated import ClientData, FedMethod, FedServer
+from papers.fed_rebalance.local import FedNet, LocalTraining, Preprocess
 from papers.fed_rebalance.partition import dirichlet_split, long_tail_counts, long_tail_indices
+from papers.fed_rebalance.settings import FedTask
+
+NetFactory = Callable[[int], nn.Module]
+"""num_classes -> a zoo model with ``features``, ``classifier`` and ``feature_dim``."""
 
 
 @dataclass
@@ -28,15 +39,45 @@ class FedSetup:
     make_model: Callable[[], FedNet]
     make_method: Callable[[], FedMethod]
     prep: Preprocess
-    local: LocalConfig
+    local: LocalTraining
+    make_net: NetFactory
+
+    def with_method(self, node: dict[str, Any]) -> FedSetup:
+        """The same federation (data, partition, local training) training another method."""
+        make_model, make_method = method_factories(node, self.make_net, self.num_classes)
+        return dataclasses.replace(self, make_model=make_model, make_method=make_method)
 
 
-def build_setup(cfg: DictConfig, device: torch.device) -> FedSetup:
+def method_factories(
+    node: dict[str, Any], make_net: NetFactory, num_classes: int
+) -> tuple[Callable[[], FedNet], Callable[[], FedMethod]]:
+    """The model and method factories of a method node (a ``_target_`` dict): the model gets
+    RedGrape's W_hat when the method uses one."""
+    supplementary = instantiate(node).supplementary
+
+    def make_model() -> FedNet:
+        return FedNet(make_net(num_classes), num_classes, supplementary=supplementary)
+
+    def make_method() -> FedMethod:
+        return instantiate(node)
+
+    return make_model, make_method
+
+
+def build_setup(
+    task: FedTask,
+    data: ImageData,
+    make_net: NetFactory,
+    local: LocalTraining,
+    *,
+    seed: int,
+    device: torch.device,
+) -> FedSetup:
     """CIFAR-10-LT (counts n_max * IF^(-c/(C-1))), split over clients by per-class Dirichlet(alpha);
-    the test set stays balanced (optionally the first ``test_per_class`` images of each class)."""
-    fed = cfg.fed
-    data = instantiate(cfg.data)
-    rng = np.random.default_rng(cfg.seed)
+    the test set stays balanced (optionally the first ``test_per_class`` images of each class).
+    Both draws come from ``numpy.random.default_rng(seed)``."""
+    fed = task.fed
+    rng = np.random.default_rng(seed)
     c = data.num_classes
     n_max = fed.n_max or len(data.train_y) // c
     counts = long_tail_counts(n_max, c, fed.imbalance_factor)
@@ -50,26 +91,33 @@ def build_setup(cfg: DictConfig, device: torch.device) -> FedSetup:
             [torch.nonzero(test_y == k).flatten()[: fed.test_per_class] for k in range(c)]
         )
         test_x, test_y = test_x[sel], test_y[sel]
-    method_cfg = OmegaConf.to_container(cfg.method, resolve=True)
-    model_cfg = cfg.model
+    make_model, make_method = method_factories(task.method, make_net, c)
+    prep = Preprocess(data.mean, data.std, device)
+    return FedSetup(clients, test_x, test_y, counts, c, make_model, make_method, prep, local,
+                    make_net)
 
-    def make_model() -> FedNet:
-        method = instantiate(method_cfg)
-        net = instantiate(model_cfg, num_classes=c)
-        return FedNet(net, c, supplementary=method.supplementary)
 
-    def make_method() -> FedMethod:
-        return instantiate(method_cfg)
+def initial_server(setup: FedSetup, per_round: int, seed: int) -> FedServer:
+    """The server with the initial global model. The model is drawn inside ``seeded(seed)``
+    (torch's global RNG seeded with the run seed, restored afterwards): the initial weights of
+    the pinned runs, the same on both engines and for every method of a comparison."""
+    with seeded(seed):
+        model = setup.make_model().to(setup.prep.device)
+    return FedServer(setup.make_method(), model, len(setup.clients), per_round, seed)
 
-    local = LocalConfig(**OmegaConf.to_container(cfg.local, resolve=True))
-    return FedSetup(
-        clients,
-        test_x,
-        test_y,
-        counts,
-        c,
-        make_model,
-        make_method,
-        Preprocess(data.mean, data.std, device),
-        local,
+
+def setup_from_run(cfg: DictConfig, task: FedTask, device: torch.device) -> FedSetup:
+    """The setup of a composed run config: ``data`` and ``model`` groups, the local optimizer
+    (``optim``) and loop (``trainer``), and ``seed``."""
+    local = LocalTraining.from_run(
+        OmegaConf.to_container(cfg.optim, resolve=True),
+        OmegaConf.to_container(cfg.trainer, resolve=True),
+        task.local,
     )
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+
+    def make_net(num_classes: int) -> nn.Module:
+        return instantiate(model, num_classes=num_classes)
+
+    data = instantiate(cfg.data)
+    return build_setup(task, data, make_net, local, seed=int(cfg.seed), device=device)

@@ -1,15 +1,22 @@
-"""The federated model wrapper and the one local-SGD loop every method's client uses."""
+"""The federated model wrapper and every client's local pass, run on ``common.training.Trainer``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
 import torch
 from torch import nn
 
+from common.optim import build_optimizer
+from common.params import ConfigError
+from common.training import Callback, Trainer, TrainerConfig
 from common.vision.data import random_crop_flip
+from papers.fed_rebalance.settings import LocalBatches
+
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 class FedNet(nn.Module):
@@ -40,19 +47,6 @@ class FedNet(nn.Module):
         return self.net(x)
 
 
-@dataclass
-class LocalConfig:
-    """Local training settings shared by all methods."""
-
-    epochs: int = 5
-    batch_size: int = 32
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    clip_norm: float | None = 1.0
-    augment: bool = True
-
-
 class Preprocess:
     """uint8 images -> normalised float tensors, with optional random crop + flip."""
 
@@ -67,63 +61,81 @@ class Preprocess:
         return (x.to(self.device).float() / 255.0 - self.mean) / self.std
 
 
-class BatchHook(Protocol):
-    """Per-batch callbacks around the optimiser step (used by RedGrape's classifier correction)."""
-
-    def before_backward(self, model: FedNet) -> None: ...
-
-    def after_backward(self, model: FedNet) -> None: ...
-
-    def after_step(self, model: FedNet) -> None: ...
+LossFn = Callable[[FedNet, Batch], torch.Tensor]
 
 
-LossFn = Callable[[FedNet, torch.Tensor, torch.Tensor], torch.Tensor]
+class ClientBatches:
+    """One client's data as the Trainer's re-iterable batch source: every pass (epoch) draws
+    ``torch.randperm(n, generator)``, then each batch is preprocessed (random crop + flip drawn
+    from the same generator when ``augment``), in exactly that order of generator draws."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, prep: Preprocess,
+                 generator: torch.Generator, augment: bool):
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.prep, self.generator, self.augment = prep, generator, augment
+
+    def __len__(self) -> int:
+        return -(-len(self.y) // self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        order = torch.randperm(len(self.y), generator=self.generator)
+        for start in range(0, len(self.y), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            xb = self.prep(self.x[idx], self.generator if self.augment else None)
+            yield xb, self.y[idx].to(self.prep.device)
 
 
-def local_sgd(
+@dataclass(frozen=True)
+class LocalTraining:
+    """How every client trains, whatever the method: the run's ``optim`` node (SGD, ``optim.lr``),
+    the loop settings of one local pass (``trainer.max_epochs`` local epochs, ``grad_clip``,
+    ``grad_accum``, ``max_steps`` from the run's ``trainer``; no evaluation, logging,
+    checkpoints or progress bar) and the client's batches."""
+
+    trainer: TrainerConfig
+    optim: dict[str, Any]
+    batches: LocalBatches
+
+    @classmethod
+    def from_run(cls, optim: Mapping[str, Any], trainer: Mapping[str, Any],
+                 batches: LocalBatches) -> LocalTraining:
+        """From the run's ``optim`` and ``trainer`` groups (plain mappings)."""
+        run = TrainerConfig.from_mapping(dict(trainer))
+        if run.max_epochs is None:
+            raise ConfigError("trainer.max_epochs", "is the number of local epochs per round",
+                              "set trainer.max_epochs=<epochs>")
+        # log_every = max_epochs: the pass's one train record is its mean loss over all batches.
+        local = dataclasses.replace(
+            run, unit="epoch", log_every=run.max_epochs, checkpoint_every=0, monitor=None,
+            patience=None, restore_best=False, log=False, progress=False)
+        return cls(local, dict(optim), batches)
+
+
+def train_locally(
     model: FedNet,
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    cfg: LocalConfig,
-    loss_fn: LossFn,
+    local: LocalTraining,
     prep: Preprocess,
     generator: torch.Generator,
-    hook: BatchHook | None = None,
+    loss_fn: LossFn,
+    callbacks: Sequence[Callback] = (),
 ) -> float:
-    """``cfg.epochs`` passes of mini-batch SGD (momentum) over (x, y); returns the mean loss.
-
-    Per batch: loss -> hook.before_backward -> backward -> hook.after_backward -> clip
-    (``clip_norm``, as in RedGrape's trainer) -> step -> hook.after_step.
-    """
+    """One client's local pass on the shared ``common.training.Trainer``; returns the mean loss
+    over all its batches. Per batch: loss -> callbacks.before_backward -> backward ->
+    callbacks.after_backward -> clip (``trainer.grad_clip``, as in RedGrape's trainer) ->
+    step -> callbacks.after_step."""
     model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    total, steps = 0.0, 0
-    device = prep.device
-    for _ in range(cfg.epochs):
-        order = torch.randperm(len(y), generator=generator)
-        for start in range(0, len(y), cfg.batch_size):
-            idx = order[start : start + cfg.batch_size]
-            xb = prep(x[idx], generator if cfg.augment else None)
-            yb = y[idx].to(device)
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model, xb, yb)
-            if hook is not None:
-                hook.before_backward(model)
-            loss.backward()
-            if hook is not None:
-                hook.after_backward(model)
-            if cfg.clip_norm is not None:
-                nn.utils.clip_grad_norm_(params, cfg.clip_norm)
-            opt.step()
-            if hook is not None:
-                hook.after_step(model)
-            total += loss.item()
-            steps += 1
-    return total / max(steps, 1)
+    batches = ClientBatches(x, y, batch_size=local.batches.batch_size, prep=prep,
+                            generator=generator, augment=local.batches.augment)
+    trainer = Trainer(local.trainer, model=model,
+                      optimizer=build_optimizer(local.optim, model.parameters()),
+                      loss_fn=loss_fn, train_data=batches, callbacks=callbacks, name="client")
+    return trainer.fit().history[-1]["train/loss"]
 
 
-def cross_entropy_loss(model: FedNet, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def cross_entropy_loss(model: FedNet, batch: Batch) -> torch.Tensor:
     """Plain CE on the training logits."""
+    x, y = batch
     return nn.functional.cross_entropy(model.train_logits(x), y)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from common.training import Callback, Trainer
 from papers.fed_rebalance.federated import Arrays, ClientData, ClientEnv, ClientReply, FedMethod
 from papers.fed_rebalance.local import FedNet
 from papers.fed_rebalance.prototypes import (
@@ -90,9 +91,10 @@ def rescale_to_norm(g: Grad, reference: Grad, eps: float = 1e-12) -> Grad:
     )
 
 
-class ClassifierCorrection:
-    """The per-batch RedGrape hook: g_real on the balanced real set -> g_bal (Eq. 7) -> rescale to
-    the main gradient's norm -> (clip, step) -> W <- W - lr * lambda * g_bal (Eq. 8)."""
+class ClassifierCorrection(Callback):
+    """RedGrape's per-batch correction as a Trainer callback: g_real on the balanced real set ->
+    g_bal (Eq. 7) before the backward pass -> rescaled to the main gradient's norm after it ->
+    (clip, step) -> W <- W - lr * lambda * g_bal (Eq. 8), lr the optimizer's current one."""
 
     def __init__(
         self,
@@ -101,12 +103,11 @@ class ClassifierCorrection:
         n_local: int,
         g_missing: Grad | None,
         num_classes: int,
-        lr: float,
         lam: float,
     ):
         self.bal_x, self.bal_y = bal_x, bal_y
         self.n_local, self.g_missing = n_local, g_missing
-        self.num_classes, self.lr, self.lam = num_classes, lr, lam
+        self.num_classes, self.lam = num_classes, lam
         self.g: Grad | None = None
 
     def real_gradient(self, model: FedNet) -> Grad | None:
@@ -119,20 +120,22 @@ class ClassifierCorrection:
         w, b = torch.autograd.grad(loss, [model.classifier.weight, model.classifier.bias])
         return w, b
 
-    def before_backward(self, model: FedNet) -> None:
-        g_real = self.real_gradient(model)
+    def before_backward(self, trainer: Trainer, loss: torch.Tensor) -> None:
+        g_real = self.real_gradient(trainer.model)
         self.g = combine_balanced_gradient(g_real, self.n_local, self.g_missing, self.num_classes)
 
-    def after_backward(self, model: FedNet) -> None:
+    def after_backward(self, trainer: Trainer) -> None:
         if self.g is not None:
-            ref = (model.classifier.weight.grad, model.classifier.bias.grad)
-            self.g = rescale_to_norm(self.g, ref)
+            classifier = trainer.model.classifier
+            self.g = rescale_to_norm(self.g, (classifier.weight.grad, classifier.bias.grad))
 
     @torch.no_grad()
-    def after_step(self, model: FedNet) -> None:
+    def after_step(self, trainer: Trainer) -> None:
         if self.g is not None:
-            model.classifier.weight -= self.lr * self.lam * self.g[0]
-            model.classifier.bias -= self.lr * self.lam * self.g[1]
+            lr = trainer.optimizer.param_groups[0]["lr"]
+            classifier = trainer.model.classifier
+            classifier.weight -= lr * self.lam * self.g[0]
+            classifier.bias -= lr * self.lam * self.g[1]
 
 
 class RedGrape(FedMethod):
@@ -169,23 +172,18 @@ class RedGrape(FedMethod):
             model.supplementary.bias.data.copy_(arrays[f"{OWN_SUPPLEMENTARY}.bias"])
         own = client_prototypes(model, data, env)
         protos = GradientPrototypes.from_arrays(arrays, PROTO)
-        hook = None
+        callbacks = []
         if protos is not None:
             protos = GradientPrototypes(
                 protos.weight.to(env.prep.device), protos.bias.to(env.prep.device), protos.present
             )
             idx, mask = balanced_subset(data.y, self.per_class, env.num_classes, env.generator)
-            bal_x = env.prep(data.x[idx], env.generator if env.local.augment else None)
-            hook = ClassifierCorrection(
-                bal_x,
-                data.y[idx].to(env.prep.device),
-                int(mask.sum()),
-                missing_class_mean(protos, mask),
-                env.num_classes,
-                env.local.lr,
-                self.lam,
-            )
-        loss = env.train(model, data, hook=hook)
+            bal_x = env.prep(data.x[idx], env.generator if env.local.batches.augment else None)
+            bal_y = data.y[idx].to(env.prep.device)
+            g_missing = missing_class_mean(protos, mask)
+            callbacks.append(ClassifierCorrection(bal_x, bal_y, int(mask.sum()), g_missing,
+                                                  env.num_classes, self.lam))
+        loss = env.train(model, data, callbacks=callbacks)
         return own.to_arrays(PROTO), loss
 
     def server_update(self, model: FedNet, replies: list[tuple[int, ClientReply]]) -> None:

@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
+from common.seeding import seeded
 from common.vision.models import SmallCNN
 from papers.fed_rebalance.baselines import FedAvg, FedProx, focal_loss, proximal_term
 from papers.fed_rebalance.creff import (
@@ -16,10 +16,17 @@ from papers.fed_rebalance.engine.flower import run_flower
 from papers.fed_rebalance.engine.simulation import simulate
 from papers.fed_rebalance.federated import ClientData, fedavg, run_client
 from papers.fed_rebalance.fedsetup import FedSetup
-from papers.fed_rebalance.local import FedNet, LocalConfig, Preprocess
+from papers.fed_rebalance.local import FedNet, LocalTraining, Preprocess
 from papers.fed_rebalance.redgrape import RedGrape
+from papers.fed_rebalance.settings import FlowerSettings, LocalBatches
 
 C = 4
+SGD = {"_target_": "torch.optim.SGD", "lr": 0.05, "momentum": 0.9}
+
+
+def local_training(epochs: int = 1, batch_size: int = 8, augment: bool = True) -> LocalTraining:
+    return LocalTraining.from_run(SGD, {"max_epochs": epochs, "grad_clip": 1.0},
+                                  LocalBatches(batch_size, augment))
 
 
 def _setup(method_factory, num_clients=3, n=24, seed=0) -> FedSetup:
@@ -34,13 +41,16 @@ def _setup(method_factory, num_clients=3, n=24, seed=0) -> FedSetup:
     test_x = torch.randint(0, 256, (len(test_y), 3, 16, 16), generator=g, dtype=torch.uint8)
     test_x[:, 0] = (test_y * 60).to(torch.uint8).view(-1, 1, 1)
 
+    def make_net(num_classes):
+        return SmallCNN(num_classes, channels=4, hidden=8)
+
     def make_model():
         method = method_factory()
-        return FedNet(SmallCNN(C, channels=4, hidden=8), C, supplementary=method.supplementary)
+        return FedNet(make_net(C), C, supplementary=method.supplementary)
 
-    local = LocalConfig(epochs=1, batch_size=8, lr=0.05, momentum=0.9, augment=True)
     prep = Preprocess((0.5,) * 3, (0.25,) * 3, torch.device("cpu"))
-    return FedSetup(clients, test_x, test_y, [n] * C, C, make_model, method_factory, prep, local)
+    return FedSetup(clients, test_x, test_y, [n] * C, C, make_model, method_factory, prep,
+                    local_training(), make_net)
 
 
 def test_fedavg_of_identical_clients_is_the_client():
@@ -83,9 +93,9 @@ def test_proximal_term_and_focal_loss_by_hand():
 
 
 def test_creff_real_gradients_equal_autograd_and_matching_is_zero_on_itself():
-    torch.manual_seed(0)
-    h, y = torch.randn(10, 3), torch.tensor([0, 0, 1, 1, 1, 2, 2, 0, 1, 2])
-    head = torch.nn.Linear(3, 3)
+    with seeded(0):
+        h, y = torch.randn(10, 3), torch.tensor([0, 0, 1, 1, 1, 2, 2, 0, 1, 2])
+        head = torch.nn.Linear(3, 3)
     gw, gb, present = real_feature_gradients(h, y, head, 3, 32, 2, torch.Generator())
     for c in range(3):
         loss = torch.nn.functional.cross_entropy(head(h[y == c]), y[y == c])
@@ -102,10 +112,10 @@ def test_creff_real_gradients_equal_autograd_and_matching_is_zero_on_itself():
 
 
 def test_creff_feature_optimisation_reduces_matching_loss():
-    torch.manual_seed(0)
     method = CReFF(per_class=5, match_steps=20, feature_lr=0.5, retrain_epochs=2)
-    method.setup(FedNet(SmallCNN(C, channels=4, hidden=8), C))
-    target_h = torch.randn(8, 8)
+    with seeded(0):
+        method.setup(FedNet(SmallCNN(C, channels=4, hidden=8), C))
+        target_h = torch.randn(8, 8)
     targets = {}
     for c in range(C):
         y = torch.full((8,), c)
@@ -134,13 +144,11 @@ def _run(engine, factory):
     def on_round(r, server, metrics):
         logs.append(metrics["train/loss"])
 
+    rounds = dict(rounds=2, per_round=2, seed=0, on_round=on_round)
     if engine == "simulation":
-        server = simulate(setup, rounds=2, per_round=2, seed=0, on_round=on_round)
+        server = simulate(setup, **rounds)
     else:
-        cfg = OmegaConf.create(
-            {"fed": {"rounds": 2, "per_round": 2, "flower_backend": "inprocess"}}
-        )
-        server = run_flower(cfg, setup, seed=0, on_round=on_round)
+        server = run_flower(setup, flower=FlowerSettings(backend="inprocess"), **rounds)
     return logs, {k: v.clone() for k, v in server.model.state_dict().items()}
 
 
@@ -165,8 +173,9 @@ def test_flower_ray_runtime_matches_simulation():
     setup = _setup(lambda: RedGrape(per_class=2))
     sim_logs, flw_logs = [], []
     simulate(setup, rounds=2, per_round=2, seed=0, on_round=lambda r, s, m: sim_logs.append(m))
-    cfg = OmegaConf.create({"fed": {"rounds": 2, "per_round": 2, "flower_backend": "ray"}})
-    server = run_flower(cfg, setup, seed=0, on_round=lambda r, s, m: flw_logs.append(m))
+    server = run_flower(setup, rounds=2, per_round=2, seed=0,
+                        on_round=lambda r, s, m: flw_logs.append(m),
+                        flower=FlowerSettings(backend="ray"))
     assert len(flw_logs) == 2
     for a, b in zip(sim_logs, flw_logs, strict=True):
         assert abs(a["train/loss"] - b["train/loss"]) < 1e-4

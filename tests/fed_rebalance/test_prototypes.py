@@ -2,6 +2,7 @@
 
 import torch
 
+from common.seeding import seeded
 from papers.fed_rebalance.prototypes import (
     GradientPrototypes,
     aggregate_prototypes,
@@ -12,11 +13,11 @@ from papers.fed_rebalance.prototypes import (
 
 
 def test_analytic_prototype_equals_autograd():
-    torch.manual_seed(0)
     n, d, c = 12, 5, 4
-    h = torch.randn(n, d, dtype=torch.float64)
+    with seeded(0):
+        h = torch.randn(n, d, dtype=torch.float64)
+        layer = torch.nn.Linear(d, c).double()
     y = torch.tensor([0, 1, 1, 2, 0, 0, 1, 2, 2, 2, 0, 1])
-    layer = torch.nn.Linear(d, c).double()
     logits = layer(h)
     protos = prototypes_from_sums(*class_gradient_sums(h, logits.detach(), y, c))
     gw_one, gb_one = ce_classifier_gradients(h, logits.detach(), y)

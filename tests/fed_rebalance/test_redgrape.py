@@ -4,7 +4,9 @@ import math
 
 import torch
 
-from papers.fed_rebalance.local import FedNet
+from common.seeding import seeded
+from common.training import Callback, Trainer, TrainerConfig
+from papers.fed_rebalance.local import FedNet, cross_entropy_loss
 from papers.fed_rebalance.prototypes import GradientPrototypes
 from papers.fed_rebalance.redgrape import (
     ClassifierCorrection,
@@ -68,22 +70,33 @@ class _Linear(torch.nn.Module):
 
 
 def test_corrected_step_matches_hand_computation():
-    torch.manual_seed(0)
+    """One Trainer step (SGD at lr, no clipping) with the correction callback: W moves by the
+    main gradient plus lr * lambda * g_bal, g_bal rescaled to the main gradient's norm."""
     d, c, lr, lam = 3, 4, 0.5, 0.1
-    model = FedNet(_Linear(d, c), c)
+    with seeded(0):
+        model = FedNet(_Linear(d, c), c)
+        bal_x, bal_y = torch.randn(2, d), torch.tensor([0, 0])
+        g_missing = (torch.randn(c, d), torch.randn(c))
+        x, y = torch.randn(5, d), torch.tensor([0, 1, 2, 3, 0])
     w0, b0 = model.classifier.weight.detach().clone(), model.classifier.bias.detach().clone()
-    bal_x, bal_y = torch.randn(2, d), torch.tensor([0, 0])
-    g_missing = (torch.randn(c, d), torch.randn(c))
-    x, y = torch.randn(5, d), torch.tensor([0, 1, 2, 3, 0])
-    hook = ClassifierCorrection(bal_x, bal_y, 1, g_missing, c, lr, lam)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    loss = torch.nn.functional.cross_entropy(model.train_logits(x), y)
-    hook.before_backward(model)
-    loss.backward()
-    hook.after_backward(model)
-    gw_main, gb_main = model.classifier.weight.grad.clone(), model.classifier.bias.grad.clone()
-    opt.step()
-    hook.after_step(model)
+    hook = ClassifierCorrection(bal_x, bal_y, 1, g_missing, c, lam)
+    grads = {}
+
+    class KeepMainGradient(Callback):
+        def after_backward(self, trainer):
+            grads["w"] = trainer.model.classifier.weight.grad.clone()
+            grads["b"] = trainer.model.classifier.bias.grad.clone()
+
+    trainer = Trainer(
+        TrainerConfig(max_epochs=1, log=False, progress=False, checkpoint_every=0),
+        model=model,
+        optimizer=torch.optim.SGD(model.parameters(), lr=lr),
+        loss_fn=cross_entropy_loss,
+        train_data=[(x, y)],
+        callbacks=[KeepMainGradient(), hook],
+    )
+    trainer.fit()
+    gw_main, gb_main = grads["w"], grads["b"]
     # hand: g_real by autograd on the balanced set, combined with weights 1/4 and 3/4
     layer = torch.nn.Linear(d, c)
     layer.weight.data.copy_(w0)

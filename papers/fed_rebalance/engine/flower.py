@@ -17,10 +17,19 @@ import os
 from collections.abc import Callable, Iterable
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
-from papers.fed_rebalance.federated import Arrays, ClientReply, FedServer, run_client
-from papers.fed_rebalance.fedsetup import FedSetup, build_setup
+from common.params import build_params
+from papers.fed_rebalance.evaluation import round_report
+from papers.fed_rebalance.federated import (
+    Arrays,
+    ClientReply,
+    FedServer,
+    RoundCallback,
+    run_client,
+)
+from papers.fed_rebalance.fedsetup import FedSetup, initial_server, setup_from_run
+from papers.fed_rebalance.settings import FedTask, FlowerSettings
 
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 
@@ -34,8 +43,6 @@ from flwr.app import (  # noqa: E402
 )
 from flwr.clientapp import ClientApp  # noqa: E402
 from flwr.serverapp import Grid, ServerApp  # noqa: E402
-
-RoundCallback = Callable[[int, FedServer, dict[str, float]], None]
 
 
 def to_record(arrays: Arrays) -> ArrayRecord:
@@ -93,33 +100,38 @@ def make_client_app(load_setup: Callable[[Context], FedSetup]) -> ClientApp:
 
 
 @functools.cache
-def _setup_from_yaml(text: str) -> FedSetup:
-    return build_setup(OmegaConf.create(text), torch.device("cpu"))
+def _setup_from_yaml(text: str) -> tuple[FedTask, FedSetup]:
+    """Deployment: the typed task and the setup of a resolved experiment config (YAML)."""
+    cfg = OmegaConf.create(text)
+    values = OmegaConf.to_container(cfg.task, resolve=True)
+    values.pop("_target_", None)
+    task = build_params(FedTask, values)
+    return task, setup_from_run(cfg, task, torch.device("cpu"))
 
 
 def _setup_from_run_config(context: Context) -> FedSetup:
     """Deployment: the resolved experiment config (YAML) comes in the run config under
     ``fed-config``; the setup is built once per process."""
-    return _setup_from_yaml(str(context.run_config["fed-config"]))
+    return _setup_from_yaml(str(context.run_config["fed-config"]))[1]
 
 
 client_app = make_client_app(_setup_from_run_config)
 
 
 def server_loop(
-    grid: Grid, setup: FedSetup, cfg: DictConfig, seed: int, on_round: RoundCallback
+    grid: Grid, setup: FedSetup, *, rounds: int, per_round: int, seed: int,
+    on_round: RoundCallback,
 ) -> FedServer:
-    """The ServerApp's main: map partitions to nodes, then sample / train / aggregate each round."""
-    torch.manual_seed(seed)
-    model = setup.make_model().to(setup.prep.device)
-    server = FedServer(setup.make_method(), model, len(setup.clients), cfg.fed.per_round, seed)
+    """The ServerApp's main: map partitions to nodes, then sample / train / aggregate each round
+    (the initial global model as in the simulator: ``fedsetup.initial_server``)."""
+    server = initial_server(setup, per_round, seed)
     nodes = list(grid.get_node_ids())
     asks = [grid.create_message(RecordDict(), "query", n, "map") for n in nodes]
     node_of = {
         int(r.content["info"]["partition-id"]): r.metadata.src_node_id
         for r in grid.send_and_receive(asks)
     }
-    for r in range(cfg.fed.rounds):
+    for r in range(rounds):
         messages = []
         for cid in server.sample():
             state, arrays = server.message(cid)
@@ -214,13 +226,20 @@ class InProcessGrid(Grid):
 
 
 def run_flower(
-    cfg: DictConfig, setup: FedSetup, *, seed: int, on_round: RoundCallback
+    setup: FedSetup,
+    *,
+    rounds: int,
+    per_round: int,
+    seed: int,
+    on_round: RoundCallback,
+    flower: FlowerSettings,
 ) -> FedServer:
-    """Run ``cfg.fed.rounds`` rounds through Flower (``fed.flower_backend``: ray | inprocess)."""
+    """Run ``rounds`` rounds through Flower (``flower.backend``: ray | inprocess)."""
     app = make_client_app(lambda context: setup)
-    backend = cfg.fed.get("flower_backend", "ray")
-    if backend == "inprocess":
-        return server_loop(InProcessGrid(app, len(setup.clients)), setup, cfg, seed, on_round)
+    loop = functools.partial(server_loop, setup=setup, rounds=rounds, per_round=per_round,
+                             seed=seed, on_round=on_round)
+    if flower.backend == "inprocess":
+        return loop(InProcessGrid(app, len(setup.clients)))
     from flwr.simulation import run_simulation
 
     result: dict[str, FedServer] = {}
@@ -228,14 +247,14 @@ def run_flower(
 
     @server_app.main()
     def main(grid: Grid, context: Context) -> None:
-        result["server"] = server_loop(grid, setup, cfg, seed, on_round)
+        result["server"] = loop(grid)
 
-    threads = int(cfg.fed.get("flower_cpus_per_client", 1))
+    resources = {"num_cpus": flower.cpus_per_client, "num_gpus": 0.0}
     run_simulation(
         server_app,
         app,
         num_supernodes=len(setup.clients),
-        backend_config={"client_resources": {"num_cpus": threads, "num_gpus": 0.0}},
+        backend_config={"client_resources": resources},
     )
     if "server" not in result:
         raise RuntimeError("the Flower simulation ended without finishing the ServerApp")
@@ -248,16 +267,15 @@ server_app = ServerApp()
 @server_app.main()
 def _deployment_main(grid: Grid, context: Context) -> None:
     """Deployment ServerApp: the run config's ``fed-config`` (resolved experiment YAML) names the
-    setup; round metrics and the final test accuracies are printed."""
-    from papers.fed_rebalance.experiment import evaluate
-
+    setup; each round's metrics (with the test accuracies every ``fed.eval_every`` rounds and
+    after the last) are printed."""
     text = str(context.run_config["fed-config"])
-    cfg = OmegaConf.create(text)
-    setup = _setup_from_yaml(text)
+    task, setup = _setup_from_yaml(text)
+    fed = task.fed
 
     def on_round(r: int, server: FedServer, metrics: dict[str, float]) -> None:
-        if r == cfg.fed.rounds - 1:
-            metrics = {**metrics, **evaluate(server, setup, list(cfg.fed.groups))}
-        print(f"round {r + 1}: {metrics}")
+        print(f"round {r + 1}: {round_report(r, server, setup, fed, metrics)}")
 
-    server_loop(grid, setup, cfg, int(cfg.seed), on_round)
+    seed = int(OmegaConf.create(text).seed)
+    server_loop(grid, setup, rounds=fed.rounds, per_round=fed.per_round, seed=seed,
+                on_round=on_round)

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import torch
-
-from papers.fed_rebalance.federated import FedServer, run_client
-from papers.fed_rebalance.fedsetup import FedSetup
-
-RoundCallback = Callable[[int, FedServer, dict[str, float]], None]
+from papers.fed_rebalance.federated import FedServer, RoundCallback, run_client
+from papers.fed_rebalance.fedsetup import FedSetup, initial_server
 
 
 def simulate(
@@ -21,11 +17,8 @@ def simulate(
     on_round: RoundCallback,
     progress: Callable = iter,
 ) -> FedServer:
-    """Run ``rounds`` rounds; ``on_round(r, server, metrics)`` is called after each aggregation.
-    The initial global model is drawn from ``torch.manual_seed(seed)``."""
-    torch.manual_seed(seed)
-    model = setup.make_model().to(setup.prep.device)
-    server = FedServer(setup.make_method(), model, len(setup.clients), per_round, seed)
+    """Run ``rounds`` rounds; ``on_round(r, server, metrics)`` is called after each aggregation."""
+    server = initial_server(setup, per_round, seed)
     client_method = setup.make_method()
     for r in progress(range(rounds)):
         replies = []
