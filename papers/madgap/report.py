@@ -55,7 +55,7 @@ def topology_curves(
 ) -> Path:
     """Test accuracy (solid, left axis) and MADGap (dashed, right axis) against the edit rate,
     one colour per edit; each curve is (rates, accs, gaps)."""
-    with figure(path, size=(6.0, 3.6)) as (_, acc_ax):
+    with figure(path, size=(6.0, 4.2)) as (_, acc_ax):
         gap_ax = acc_ax.twinx()
         for i, (label, (rates, accs, gaps)) in enumerate(curves.items()):
             colour = f"C{i}"
@@ -65,7 +65,9 @@ def topology_curves(
         gap_ax.set(ylabel="MADGap (dashed)")
         acc_ax.grid(alpha=0.3)
         handles = acc_ax.get_legend_handles_labels()[0] + gap_ax.get_legend_handles_labels()[0]
-        acc_ax.legend(handles=handles, fontsize=6)
+        gap_ax.legend(
+            handles=handles, fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18)
+        )
     return path
 
 
