@@ -16,7 +16,12 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from omegaconf import OmegaConf
-from omegaconf.errors import ConfigKeyError, ValidationError
+from omegaconf.errors import (
+    ConfigKeyError,
+    MissingMandatoryValue,
+    ReadonlyConfigError,
+    ValidationError,
+)
 
 T = TypeVar("T")
 
@@ -64,27 +69,48 @@ def params_type(fn: Callable[..., Any]) -> type | None:
 def build_params(cls: type[T], values: Mapping[str, Any], prefix: str = "task") -> T:
     """``cls`` built from ``values`` with OmegaConf's type checks; errors become one
     :class:`ConfigError` naming ``<prefix>.<key>`` (and the nearest known key for a typo)."""
+    _check_keys(cls, values, prefix)
     schema = OmegaConf.structured(cls)
     try:
         merged = OmegaConf.merge(schema, dict(values))
         return OmegaConf.to_object(merged)
-    except ConfigKeyError as err:
-        full = str(err.full_key or err.key)
-        parent = full.rpartition(".")[0]
-        known = [f.name for f in dataclasses.fields(_field_type(cls, parent) or cls)]
-        guess = nearest(full.rpartition(".")[2], known)
-        where = f"{prefix}.{parent}." if parent else f"{prefix}."
-        fix = f"did you mean {where}{guess}?" if guess else f"known keys: {sorted(known)}"
-        raise ConfigError(f"{prefix}.{full}", "unknown key", fix) from None
+    except MissingMandatoryValue as err:
+        path = f"{prefix}.{err.full_key}"
+        raise ConfigError(path, "is required and has no default", f"set {path}=...") from None
     except ValidationError as err:
         path = f"{prefix}.{err.full_key}"
         kind = _type_name(_field_type(cls, str(err.full_key)))
         raise ConfigError(path, f"{getattr(err, 'value', None)!r} is not a valid {kind}",
                           f"give {path}=<{kind}>") from None
+    except ReadonlyConfigError as err:
+        raise TypeError(f"{cls.__name__}: task dataclasses must not be frozen (OmegaConf cannot "
+                        f"merge into them): {err}") from None
     except ConfigError as err:
         if not err.key.startswith(f"{prefix}."):
             err = ConfigError(f"{prefix}.{err.key}", err.problem, err.fix)
         raise err from None
+
+
+def _check_keys(cls: type, values: Any, path: str) -> None:
+    """Unknown keys anywhere in ``values`` (nested dataclasses, lists of them), each named by its
+    full path with the nearest known key as the fix."""
+    if not isinstance(values, Mapping):
+        return
+    hints = typing.get_type_hints(cls)
+    for key, value in values.items():
+        if key not in hints:
+            guess = nearest(str(key), hints)
+            fix = f"did you mean {path}.{guess}?" if guess else f"known keys: {sorted(hints)}"
+            raise ConfigError(f"{path}.{key}", "unknown key", fix)
+        kind = hints[key]
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        inner = kind if dataclasses.is_dataclass(kind) else (args[0] if len(args) == 1 else None)
+        if inner is not None and dataclasses.is_dataclass(inner):
+            if isinstance(value, Mapping):
+                _check_keys(inner, value, f"{path}.{key}")
+            elif isinstance(value, list | tuple):
+                for i, item in enumerate(value):
+                    _check_keys(inner, item, f"{path}.{key}[{i}]")
 
 
 def _field_type(cls: type, dotted: str) -> Any:
