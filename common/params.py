@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 from omegaconf import OmegaConf
 from omegaconf.errors import (
-    ConfigKeyError,
     MissingMandatoryValue,
     ReadonlyConfigError,
     ValidationError,
