@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import warnings
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -28,9 +29,22 @@ class AssetError(FileNotFoundError):
 
 
 def mirror_dir() -> Path | None:
-    """The offline mirror root from ``REPRO_MIRROR``, or None when unset."""
+    """The offline mirror root from ``REPRO_MIRROR``, or None when unset. A value naming no
+    folder is warned about (once), not silently replaced by the cache."""
     root = os.environ.get("REPRO_MIRROR")
-    return Path(root).expanduser().resolve() if root else None
+    if not root:
+        return None
+    path = Path(root).expanduser().resolve()
+    if not path.is_dir():
+        _warn_missing_mirror(str(path))
+    return path
+
+
+@cache
+def _warn_missing_mirror(path: str) -> None:
+    warnings.warn(f"REPRO_MIRROR={path} is not a folder: assets are looked up in the cache and "
+                  "downloads only; point REPRO_MIRROR at the data mirror (../shared/data)",
+                  stacklevel=3)
 
 
 def cache_dir() -> Path:
@@ -85,17 +99,22 @@ def _manifest(root: Path) -> dict[str, str]:
     return entries
 
 
-def _check_file(root: Path, file: Path) -> None:
-    """Raise AssetError when a mirror file differs from the root's SHA256SUMS entry."""
-    rel = file.relative_to(root).as_posix()
-    expected = _manifest(root).get(rel)
+def _verify(rel: str, file: Path, how: str) -> None:
+    """Raise AssetError when ``file`` (the mirror's ``rel`` or a copy of it) differs from the
+    mirror manifest's sha256 for ``rel``; files the manifest does not list pass."""
+    root = mirror_dir()
+    expected = _manifest(root).get(rel) if root is not None else None
     if expected is None:
         return
     actual = file_sha256(file)
     if actual != expected:
-        problem = f"sha256 {actual} != manifest {expected}"
-        how = "restore the mirror file (or unset REPRO_MIRROR)"
-        raise AssetError(rel, [str(file)], how, problem)
+        raise AssetError(rel, [str(file)], how, f"sha256 {actual} != manifest {expected}")
+
+
+def check_cached_copy(rel: str, copy: Path) -> None:
+    """A cached copy of mirror file ``rel`` is checked exactly as the mirror file is (sha256
+    against the manifest, memoised per file and mtime), so a corrupted cache is caught."""
+    _verify(rel, copy, f"delete the cached copy {copy} (it is copied again from the mirror)")
 
 
 def mirror_path(rel: str, *, how: str | None = None) -> Path:
@@ -110,7 +129,8 @@ def mirror_path(rel: str, *, how: str | None = None) -> Path:
     path = root / rel
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     for file in files:
-        _check_file(root, file)
+        _verify(file.relative_to(root).as_posix(), file,
+                "restore the mirror file (or unset REPRO_MIRROR)")
     return path
 
 

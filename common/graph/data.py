@@ -13,7 +13,14 @@ import shutil
 import torch
 from torch_geometric.data import Data
 
-from common.assets import AssetError, cache_path, mirror_dir, mirror_path, offline
+from common.assets import (
+    AssetError,
+    cache_path,
+    check_cached_copy,
+    mirror_dir,
+    mirror_path,
+    offline,
+)
 
 PLANETOID = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
 AMAZON = {"amazon_photo": "Photo", "amazon_computers": "Computers"}
@@ -42,8 +49,9 @@ def load_planetoid(name: str, split: str = "public") -> Data:
         raw.mkdir(parents=True, exist_ok=True)
         for file in source.iterdir():
             target = raw / file.name
-            if not target.exists() or target.stat().st_size != file.stat().st_size:
+            if not target.exists():
                 shutil.copyfile(file, target)
+            check_cached_copy(f"{rel}/{file.name}", target)
     elif not raw.exists() and offline():
         raise AssetError(
             pyg_name,

@@ -54,6 +54,38 @@ def test_corrupt_mirror_file_is_refused(fake_mirror):
         assets.mirror_path("toy")
 
 
+def test_corrupt_cached_copy_is_caught_like_a_corrupt_mirror_file(fake_mirror, tmp_path):
+    copy = tmp_path / "cache" / "a.txt"
+    copy.parent.mkdir(parents=True)
+    copy.write_text("hello")
+    assets.check_cached_copy("toy/a.txt", copy)
+    copy.write_text("hellO")
+    with pytest.raises(assets.AssetError, match=r"sha256 \w+ != manifest") as err:
+        assets.check_cached_copy("toy/a.txt", copy)
+    assert str(copy) in str(err.value) and "copied again from the mirror" in str(err.value)
+
+
+def test_cora_cache_copy_is_checked(mirror_asset, tmp_path, monkeypatch):
+    from common.graph.data import load_planetoid
+
+    mirror_asset("planetoid/Cora/raw")
+    monkeypatch.setenv("REPRO_CACHE", str(tmp_path / "cache"))
+    load_planetoid("cora")
+    allx = tmp_path / "cache" / "pyg" / "planetoid" / "Cora" / "raw" / "ind.cora.allx"
+    data = bytearray(allx.read_bytes())
+    data[100] ^= 0xFF
+    allx.write_bytes(bytes(data))
+    with pytest.raises(assets.AssetError, match="ind.cora.allx"):
+        load_planetoid("cora")
+
+
+def test_missing_mirror_folder_is_a_warning_naming_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("REPRO_MIRROR", str(tmp_path / "nowhere"))
+    assets._warn_missing_mirror.cache_clear()
+    with pytest.warns(UserWarning, match="nowhere"):
+        assets.mirror_dir()
+
+
 def test_missing_mirror_entry(fake_mirror):
     with pytest.raises(assets.AssetError, match="planetoid/Nope"):
         assets.mirror_path("planetoid/Nope")
