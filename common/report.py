@@ -31,6 +31,7 @@ class Run:
     run_dir: Path | None = None
     nested: dict[str, Any] = field(default_factory=dict)
     wall_time_s: float | None = None
+    finished_at: float = 0.0
 
     @property
     def seed(self) -> Any:
@@ -59,7 +60,7 @@ def load_local(roots: Iterable[Path], paper: str | None = None) -> list[Run]:
                 continue
             runs.append(Run(str(config.get("paper")), str(config.get("name")),
                             flatten(config), dict(data.get("metrics", {})), file.parent, config,
-                            data.get("wall_time_s")))
+                            data.get("wall_time_s"), file.stat().st_mtime))
     return runs
 
 
@@ -109,6 +110,7 @@ def group_runs(runs: list[Run]) -> list[Group]:
             setting = ", ".join(f"{k}={run.config.get(k)}" for k in keys) or "default"
             cells[setting].append(run)
         for setting, cell in sorted(cells.items()):
+            cell = newest_per_seed(cell)
             metric_names = sorted({m for r in cell for m in r.metrics})
             stats = {
                 m: mean_std([float(r.metrics[m]) for r in cell if m in r.metrics])
@@ -116,6 +118,17 @@ def group_runs(runs: list[Run]) -> list[Group]:
             }
             groups.append(Group(paper, name, setting, len(cell), stats))
     return groups
+
+
+def newest_per_seed(runs: list[Run]) -> list[Run]:
+    """One run per seed: a re-run of a seed replaces the older one, so ``n`` counts seeds."""
+    newest: dict[str, Run] = {}
+    for run in sorted(runs, key=lambda r: r.finished_at):
+        newest[json.dumps(run.seed)] = run
+    return list(newest.values())
+
+
+STD_NOTE = "mean ± sample std (ddof=1) over n distinct seeds"
 
 
 def _fmt(mean: float, std: float, n: int) -> str:
@@ -141,7 +154,7 @@ def _per_experiment(
 
 def markdown_wide(groups: list[Group], metric_filter: str | None = None) -> str:
     """One table per experiment: a row per setting, a column per metric."""
-    out = []
+    out = [f"{STD_NOTE}\n"]
     for paper, name, members, metrics in _per_experiment(groups, metric_filter):
         out.append(f"### {paper} / {name}\n")
         out.append("| setting | n | " + " | ".join(metrics) + " |")
@@ -155,7 +168,8 @@ def markdown_wide(groups: list[Group], metric_filter: str | None = None) -> str:
 
 def markdown_long(groups: list[Group], metric_filter: str | None = None) -> str:
     """One table across papers: a row per (experiment, setting, metric)."""
-    out = ["| paper | experiment | setting | metric | mean ± std | n |",
+    out = [f"{STD_NOTE}\n",
+           "| paper | experiment | setting | metric | mean ± std | n |",
            "| --- | --- | --- | --- | --- | --- |"]
     for g in groups:
         for metric, (mean, std) in sorted(g.stats.items()):

@@ -27,3 +27,15 @@ def test_groups_by_differing_override(tmp_path):
     assert by_setting["model.name=gcn"].n == 2
     assert "0.8100 ± 0.0141" in markdown_wide(groups)
     assert "| p | e | model.name=gat | test/acc | 0.7000 | 1 |" in markdown_long(groups)
+
+
+def test_repeated_seed_keeps_its_newest_run_and_n_counts_seeds(tmp_path):
+    import os
+
+    write_run(tmp_path / "a", 0, "gcn", 0.80)
+    write_run(tmp_path / "b", 0, "gcn", 0.90)
+    os.utime(tmp_path / "a" / "results.json", (1, 1))
+    write_run(tmp_path / "c", 1, "gcn", 0.70)
+    (group,) = group_runs(load_local([tmp_path]))
+    assert group.n == 2 and group.stats["test/acc"][0] == 0.80
+    assert "sample std" in markdown_long([group]) and "n distinct seeds" in markdown_wide([group])
