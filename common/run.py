@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import time
 import traceback
 from collections.abc import Mapping
 from numbers import Number
@@ -17,6 +19,7 @@ from typing import Any
 
 import hydra
 import torch
+import torch.distributed as dist
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
@@ -27,7 +30,8 @@ from common.tracking import Tracker
 
 
 def process_rank() -> tuple[int, int]:
-    """(rank, world size) of this process under ``accelerate launch`` / ``torchrun``."""
+    """(rank, world size) of this process under ``torchrun`` / ``accelerate launch``, from the
+    ``RANK`` / ``WORLD_SIZE`` their launchers set; (0, 1) for a plain ``python -m common.run``."""
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
@@ -142,26 +146,45 @@ def main(cfg: DictConfig) -> None:
     results = execute(cfg, Path(HydraConfig.get().runtime.output_dir))
     if results["rank"] != 0:
         return
-    print(f"\n{cfg.paper}/{cfg.name} (seed {cfg.seed}) -> {results['run_dir']}")
+    processes = f", {results['world_size']} processes" if results["world_size"] > 1 else ""
+    print(f"\n{cfg.paper}/{cfg.name} (seed {cfg.seed}{processes}) -> {results['run_dir']}")
     print(format_metrics(results["metrics"]))
 
 
+QUIET_RANK_OVERRIDES = ("hydra.output_subdir=null", "hydra/job_logging=stdout")
+"""Hydra overrides for ranks other than 0: no ``.hydra/`` copy and no ``run.log`` in the run
+folder, which rank 0 alone writes (its console output stays on the terminal)."""
+
+
 def share_run_id() -> None:
-    """Under ``accelerate launch`` every process must write into one run folder: rank 0 picks
-    the ``RUN_ID`` (a timestamp) and the others receive it before Hydra names the folder."""
+    """Under ``torchrun`` / ``accelerate launch`` every process must write into one run folder.
+
+    Joins the default process group (gloo for CPU tensors, plus NCCL when CUDA is present; the
+    ``Accelerator`` reuses it), binds the process to GPU ``LOCAL_RANK`` when there is one (so
+    ``device=auto`` means this rank's GPU), and broadcasts rank 0's ``RUN_ID`` (a timestamp
+    ending in ``-ddp<world size>``) to the others before Hydra names the folder from it.
+    """
     rank, world = process_rank()
-    if world == 1 or os.environ.get("RUN_ID"):
+    if world == 1:
         return
-    import time
-
-    from accelerate import PartialState
-    from accelerate.utils import broadcast_object_list
-
-    PartialState()
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    if local_rank < torch.cuda.device_count():
+        torch.cuda.set_device(local_rank)
+    if not dist.is_initialized():
+        dist.init_process_group()
+    if os.environ.get("RUN_ID"):
+        return
     stamp = [time.strftime("%Y%m%d-%H%M%S") + f"-ddp{world}" if rank == 0 else None]
-    os.environ["RUN_ID"] = str(broadcast_object_list(stamp, from_process=0)[0])
+    dist.broadcast_object_list(stamp, src=0, device=torch.device("cpu"))
+    os.environ["RUN_ID"] = str(stamp[0])
 
 
 if __name__ == "__main__":
     share_run_id()
-    main()
+    if process_rank()[0] != 0:
+        sys.argv.extend(QUIET_RANK_OVERRIDES)
+    try:
+        main()
+    finally:
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()

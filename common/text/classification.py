@@ -1,5 +1,12 @@
 """Sequence classification: tokenise (single sentences or pairs), collate with dynamic padding,
-evaluate, and fine-tune any encoder with the shared ``common.training.Trainer``."""
+evaluate, and fine-tune any encoder with the shared ``common.training.Trainer``.
+
+:func:`fine_tune` takes the optimizer from ``cfg.optim`` (``optim.lr`` is the learning rate), the
+learning-rate schedule from ``cfg.schedule`` and the loop from ``cfg.trainer`` (epochs or steps);
+training batches come from :class:`common.training.SeededBatches`, so a run resumed mid-epoch
+draws the batches the uninterrupted run would have, and under ``accelerate launch`` / ``torchrun``
+every global batch is split across the processes (the effective batch size is unchanged).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import datasets
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from common.metrics import accuracy, f1_scores
 from common.text.tokenizers import encode_pair, pad_batch
 
 if TYPE_CHECKING:
@@ -17,6 +26,7 @@ if TYPE_CHECKING:
     from common.training import FitResult
 
 Batch = dict[str, torch.Tensor]
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "labels")
 
 
 def tokenize(
@@ -60,24 +70,16 @@ def collate_fn(tokenizer) -> Callable[[Sequence[Mapping[str, Any]]], Batch]:
     return collate
 
 
-def loader(
-    dataset: datasets.Dataset,
-    tokenizer,
-    *,
-    batch_size: int = 32,
-    shuffle: bool = False,
-    generator: torch.Generator | None = None,
-) -> DataLoader:
-    """A DataLoader over a :func:`tokenize`-d dataset with dynamic padding."""
-    columns = [c for c in ("input_ids", "attention_mask", "token_type_ids", "labels")
-               if c in dataset.column_names]
-    return DataLoader(
-        dataset.select_columns(columns),
-        batch_size=batch_size,
-        shuffle=shuffle,
-        generator=generator,
-        collate_fn=collate_fn(tokenizer),
-    )
+def model_inputs(dataset: datasets.Dataset) -> datasets.Dataset:
+    """The columns of a :func:`tokenize`-d dataset a model takes (inputs and ``labels``)."""
+    return dataset.select_columns([c for c in MODEL_INPUTS if c in dataset.column_names])
+
+
+def loader(dataset: datasets.Dataset, tokenizer, *, batch_size: int = 32) -> DataLoader:
+    """Batches of a :func:`tokenize`-d dataset in row order with dynamic padding (evaluation;
+    training batches come from :class:`common.training.SeededBatches` in :func:`fine_tune`)."""
+    return DataLoader(model_inputs(dataset), batch_size=batch_size,
+                      collate_fn=collate_fn(tokenizer))
 
 
 def _to(batch: Batch, device: torch.device) -> Batch:
@@ -101,15 +103,13 @@ def predict(model, batches: DataLoader) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def classification_metrics(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-    """Accuracy and macro-F1 (mean over the classes present in ``labels`` or predictions)."""
-    pred = logits.argmax(-1)
-    f1s = []
-    for c in torch.unique(torch.cat([labels, pred])).tolist():
-        tp = int(((pred == c) & (labels == c)).sum())
-        fp = int(((pred == c) & (labels != c)).sum())
-        fn = int(((pred != c) & (labels == c)).sum())
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
-    return {"acc": float((pred == labels).float().mean()), "macro_f1": sum(f1s) / len(f1s)}
+    """Accuracy, macro-F1 (scikit-learn's: over the classes present in ``labels`` or the
+    predictions; :func:`common.metrics.f1_scores`) and ``loss``, the mean cross-entropy."""
+    return {
+        "acc": accuracy(logits, labels),
+        "macro_f1": f1_scores(logits, labels, num_classes=logits.shape[-1])["macro_f1"],
+        "loss": float(F.cross_entropy(logits.float(), labels)),
+    }
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -126,29 +126,35 @@ def fine_tune(
     eval_sets: Mapping[str, datasets.Dataset],
     *,
     name: str = "classifier",
-    lr: float = 2e-5,
-    weight_decay: float = 0.01,
     batch_size: int = 32,
     eval_batch_size: int = 128,
-    **trainer_overrides: Any,
+    **trainer_kwargs: Any,
 ) -> FitResult:
     """Fine-tune ``model`` (a ``...ForSequenceClassification``) on the tokenised ``train`` with
-    AdamW and cross-entropy, evaluating accuracy and macro-F1 on each tokenised eval set as
-    ``<split>/acc``, ``<split>/macro_f1``. ``trainer_overrides`` are ``TrainerConfig`` fields
-    (``max_epochs``, ``monitor="validation/acc"``, ``patience``, ...)."""
-    from common.training import Trainer
+    its own cross-entropy loss, evaluating accuracy, macro-F1 and loss on each tokenised eval set
+    as ``<split>/acc``, ``<split>/macro_f1``, ``<split>/loss``.
 
+    The optimizer is ``cfg.optim`` (``optim.lr``, ``optim.weight_decay``), the schedule
+    ``cfg.schedule`` and the loop ``cfg.trainer``; ``trainer_kwargs`` are ``TrainerConfig``
+    fields (``max_steps``, ``monitor="validation/acc"``, ...) or ``Trainer`` arguments
+    (``callbacks``). ``batch_size`` is the global batch: with several processes each takes its
+    slice of every batch (``SeededBatches(shard=, num_shards=)``) and gradients are averaged,
+    while every process evaluates the full eval sets.
+    """
+    from common.training import SeededBatches, Trainer
+
+    accelerator = ctx.accelerator
     model.to(ctx.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    train_batches = loader(train, tokenizer, batch_size=batch_size, shuffle=True,
-                           generator=ctx.generator)
+    train_batches = SeededBatches(
+        model_inputs(train), batch_size, seed=ctx.seed_for("shuffle"),
+        collate_fn=collate_fn(tokenizer),
+        shard=accelerator.process_index, num_shards=accelerator.num_processes,
+    )
     eval_batches = {split: loader(ds, tokenizer, batch_size=eval_batch_size)
                     for split, ds in eval_sets.items()}
 
     def loss_fn(m, batch: Batch):
-        out = m(**_to(batch, ctx.device))
-        acc = (out.logits.argmax(-1) == batch["labels"].to(ctx.device)).float().mean()
-        return out.loss, {"train/acc": float(acc)}
+        return m(**_to(batch, ctx.device))
 
     def evaluate(m) -> dict[str, float]:
         metrics = {}
@@ -158,7 +164,7 @@ def fine_tune(
         return metrics
 
     trainer = Trainer.from_context(
-        ctx, name=name, model=model, optimizer=optimizer, loss_fn=loss_fn,
-        train_data=train_batches, evaluate=evaluate, **trainer_overrides,
+        ctx, name=name, model=model, loss_fn=loss_fn, train_data=train_batches,
+        evaluate=evaluate, **trainer_kwargs,
     )
     return trainer.fit()

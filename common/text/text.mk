@@ -25,7 +25,7 @@ $(TEXT_MODELS_LARGE_STAMP): $(SETUP)
 text-smoke: $(SETUP)  ## the language core end to end on a tiny BERT (seconds)
 	$(RUN) experiment=text/smoke $(ARGS)
 
-text-classify: $(SETUP)  ## MiniLM fine-tuned on 500 SST-2 sentences (minutes)
+text-classify: $(SETUP)  ## MiniLM fine-tuned on SST-2, 300 steps with warm-up (minutes)
 	$(RUN) experiment=text/classify $(ARGS)
 
 test-text: $(SETUP)  ## the language core's tests (slow ones too; large models if installed)
