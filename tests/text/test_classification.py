@@ -72,3 +72,4 @@ def test_minilm_fine_tuned_300_steps_beats_the_majority_class(run_experiment):
     results = run_experiment("text/classify")
     metrics = results["metrics"]
     assert metrics["validation/acc"] > metrics["validation/majority_acc"] + 0.1
+    assert metrics["validation/acc"] > 0.8          # measured 0.862 (seed 0)
