@@ -119,7 +119,9 @@ class SeededBatches:
     epochs ran before in this process, so a resumed run sees the same batches.
 
     With several processes (``num_shards`` > 1) every global batch is split into contiguous
-    per-process slices, so the effective batch is ``batch_size`` whatever the process count.
+    per-process slices, so the effective batch is ``batch_size`` whatever the process count;
+    a last batch with fewer rows than processes is an error (use ``drop_last``), and an uneven
+    one weights its rows by slice (each process averages its own slice).
     """
 
     def __init__(self, dataset: Any, batch_size: int, *, seed: int, shuffle: bool = True,
@@ -148,6 +150,9 @@ class SeededBatches:
         for b in range(skip, len(self)):
             idx = order[b * self.batch_size : (b + 1) * self.batch_size]
             if self.num_shards > 1:
+                if len(idx) < self.num_shards:
+                    raise ValueError(f"batch {b} of epoch {epoch} has {len(idx)} rows for "
+                                     f"{self.num_shards} processes; pass drop_last=True")
                 idx = idx.tensor_split(self.num_shards)[self.shard]
             yield self.collate_fn([self.dataset[int(i)] for i in idx])
 
@@ -312,12 +317,12 @@ class Trainer:
             self.model.load_state_dict(self._best_state)
         result = FitResult(
             best_metrics=s.best_metrics or (self._evaluate() if self.evaluate else {}),
-            best_epoch=s.best_epoch or s.epoch,
+            best_epoch=s.best_epoch if s.best_metrics else s.epoch,
             epochs=s.epoch,
             history=s.history,
             stopped_early=stopped_early,
             steps=s.step,
-            best_step=s.best_step or s.step,
+            best_step=s.best_step if s.best_metrics else s.step,
         )
         if self.checkpoint and cfg.checkpoint_every:
             self._save({"finished": True, "model": self.model.state_dict(),
@@ -327,40 +332,53 @@ class Trainer:
     def _loop(self) -> bool:
         """Run epochs until a budget is spent; True when early stopping ended the run."""
         cfg, s = self.cfg, self.state
-        by_step = cfg.unit == "step"
+        per_epoch = self.batches_per_epoch()
         bar = self._bar()
         try:
             while cfg.max_epochs is None or s.epoch < cfg.max_epochs:
+                seen = 0
                 for batch in self._epoch_batches():
                     self._micro_step(batch)
-                    if s.batch % cfg.grad_accum:
-                        continue
-                    self._optimizer_step()
-                    done = cfg.max_steps is not None and s.step >= cfg.max_steps
-                    if done and s.batch == self.batches_per_epoch():
-                        self._end_epoch()
-                    if by_step:
-                        bar.update(1)
-                        if self._after_unit(s.step, bar, final=done) or done:
-                            return not done
-                    elif done:
-                        bar.update(1)
-                        self._after_unit(s.epoch + (s.batch > 0), bar, final=True)
-                        return False
-                if s.batch == 0:
+                    seen += 1
+                    at_end = s.batch == per_epoch
+                    if s.batch % cfg.grad_accum == 0 or at_end:
+                        outcome = self._step_and_report(bar, at_end)
+                        if outcome is not None:
+                            return outcome
+                if seen == 0:
                     raise ValueError(f"trainer '{self.name}': train_data yielded no batch")
-                if s.batch % cfg.grad_accum:
-                    self._optimizer_step()
-                self._end_epoch()
-                if not by_step:
-                    bar.update(1)
-                    if self._after_unit(s.epoch, bar):
-                        return True
-            if by_step and not self._just_evaluated:
+                if s.batch:
+                    outcome = self._step_and_report(bar, True, bool(s.batch % cfg.grad_accum))
+                    if outcome is not None:
+                        return outcome
+            if cfg.unit == "step" and not self._just_evaluated:
                 self._after_unit(s.step, bar, final=True)
             return False
         finally:
             bar.close()
+
+    def _step_and_report(self, bar: tqdm, epoch_end: bool, take_step: bool = True
+                         ) -> bool | None:
+        """An optimizer step (and the epoch's end), then logging / evaluation / checkpoints for
+        the finished unit. Returns True to stop early, False when the budget is spent, else
+        None."""
+        cfg, s = self.cfg, self.state
+        if take_step:
+            self._optimizer_step()
+        done = cfg.max_steps is not None and s.step >= cfg.max_steps
+        if epoch_end:
+            self._end_epoch()
+        if cfg.unit == "step":
+            if take_step:
+                bar.update(1)
+                if self._after_unit(s.step, bar, final=done):
+                    return True
+            return False if done else None
+        if epoch_end or done:
+            bar.update(1)
+            if self._after_unit(s.epoch + (s.batch > 0), bar, final=done):
+                return True
+        return False if done else None
 
     def _end_epoch(self) -> None:
         s = self.state
@@ -466,14 +484,21 @@ class Trainer:
     _best_state: dict[str, torch.Tensor] | None = None
 
     def _train_record(self, unit: int) -> dict[str, float]:
+        """The mean training loss (and logs) since the last record, over every process."""
         s = self.state
-        n = max(s.loss_count, 1)
+        keys = sorted(s.extras)
+        totals = [s.loss_sum, float(s.loss_count), *(s.extras[k] for k in keys)]
+        if self.accelerator is not None and self.accelerator.num_processes > 1:
+            summed = torch.tensor(totals, dtype=torch.float64, device=self.accelerator.device)
+            totals = self.accelerator.reduce(summed, "sum").tolist()
+        loss_sum, count, *extras = totals
+        n = max(count, 1)
         if self.cfg.unit == "step":
-            record = {"step": unit, "epoch": s.epoch, "train/loss": s.loss_sum / n,
+            record = {"step": unit, "epoch": s.epoch, "train/loss": loss_sum / n,
                       "train/lr": float(self.optimizer.param_groups[0]["lr"])}
         else:
-            record = {"epoch": unit, "train/loss": s.loss_sum / n}
-        record.update({k: v / n for k, v in s.extras.items()})
+            record = {"epoch": unit, "train/loss": loss_sum / n}
+        record.update({k: v / n for k, v in zip(keys, extras, strict=True)})
         s.loss_sum, s.loss_count, s.extras = 0.0, 0, {}
         return record
 
@@ -489,7 +514,7 @@ class Trainer:
     @torch.no_grad()
     def _evaluate(self) -> dict[str, float]:
         self.model.eval()
-        metrics = {k: float(v) for k, v in self.evaluate(self.module).items()}
+        metrics = {k: float(v) for k, v in self.evaluate(self.model).items()}
         self.model.train()
         if self.cfg.monitor is not None and self.cfg.monitor not in metrics:
             raise KeyError(

@@ -117,6 +117,10 @@ class SecondOfTwo:
     model is not wrapped, gradients are not averaged; enough to see which rows it trains on)."""
 
     num_processes, process_index, is_main_process = 2, 1, False
+    device = torch.device("cpu")
+
+    def reduce(self, tensor, reduction):
+        return tensor
 
     def prepare_model(self, model):
         return model
