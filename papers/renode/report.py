@@ -22,7 +22,7 @@ FIGURES = Path(__file__).parent / "figures"
 def newest_per(runs: list[Run], keys: Sequence[str]) -> list[Run]:
     """One run per value of the config ``keys``: the one with the newest ``results.json``."""
     chosen: dict[tuple, Run] = {}
-    for run in sorted(runs, key=lambda r: (r.run_dir / "results.json").stat().st_mtime):
+    for run in sorted(runs, key=lambda r: r.finished_at):
         chosen[tuple(run.config.get(k) for k in keys)] = run
     return list(chosen.values())
 
