@@ -15,6 +15,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from transformers import (
+    AutoConfig,
     AutoModel,
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
@@ -42,6 +43,13 @@ class TextModel(NamedTuple):
     tokenizer: PreTrainedTokenizerBase
 
 
+# Keyword arguments that choose how a model is built, not what it is: applied by transformers'
+# ``from_config`` / ``from_pretrained`` (a ``setattr`` on the config would be ignored).
+LOAD_OPTIONS = ("attn_implementation", "experts_implementation")
+# Keywords that look like model options but must be given another way.
+_REDIRECTED = {"torch_dtype": "use dtype='float32' / 'bfloat16' / ... (a torch dtype name)"}
+
+
 def load_model(
     *,
     name: str,
@@ -51,7 +59,7 @@ def load_model(
     tiny: PretrainedConfig | None = None,
     head: str | None = "causal_lm",
     dtype: str = "float32",
-    seed: int = 0,
+    seed: int | None = None,
     from_pretrained: dict[str, Any] | None = None,
     **model_kwargs: Any,
 ) -> TextModel:
@@ -60,34 +68,88 @@ def load_model(
 
     ``source`` gives the pretrained folder; ``tokenizer_source`` overrides where the tokenizer
     comes from (tiny models borrow a real vocabulary). ``tiny`` builds random weights (seeded by
-    ``seed``, leaving the global RNG untouched) with ``vocab_size`` and special ids set from the
-    tokenizer. ``model_kwargs`` (``num_labels``, ...) go to the model config.
+    ``seed``, default 0) with ``vocab_size`` and special ids set from the tokenizer. For a
+    pretrained ``source``, ``seed`` (if given) seeds the weights the checkpoint lacks (a new
+    classification head); by default they come from the global RNG. Either way the global RNG is
+    left untouched when ``seed`` is used. ``from_pretrained`` (pretrained only) is passed to
+    ``from_pretrained`` as is.
+
+    ``model_kwargs`` are either load options (:data:`LOAD_OPTIONS`, e.g.
+    ``attn_implementation="eager"``) or attributes of the model's config (``num_labels``,
+    ``hidden_dropout_prob``, ...); anything else is a ``TypeError`` naming the keyword and what is
+    accepted, never silently ignored.
     """
     tok_source = tokenizer_source if tokenizer_source is not None else source
     if tok_source is None:
         raise ValueError(f"model '{name}' names neither a source nor a tokenizer_source")
-    tokenizer = load_tokenizer(tok_source.resolve(), add_bos)
     if head is None:
-        return TextModel(None, tokenizer)
+        if model_kwargs or from_pretrained:
+            unused = sorted([*model_kwargs, *(["from_pretrained"] if from_pretrained else [])])
+            raise TypeError(f"model '{name}': head=None loads only the tokenizer, so {unused} "
+                            "would be ignored; pass a head (causal_lm, ...) or drop them")
+        return TextModel(None, _tokenizer(tok_source, add_bos))
     if head not in HEADS:
         raise ValueError(f"head must be one of {sorted(HEADS)} or None, got {head!r}")
+    torch_dtype = getattr(torch, dtype, None) if isinstance(dtype, str) else None
+    if not isinstance(torch_dtype, torch.dtype):
+        raise ValueError(f"model '{name}': dtype must name a torch dtype ('float32', 'bfloat16', "
+                         f"'float16', ...), got {dtype!r}")
+    if tiny is None and source is None:
+        raise ValueError(f"model '{name}' is tokenizer-only; load it with head=None")
+    if tiny is not None and from_pretrained:
+        raise TypeError(f"model '{name}' is a tiny random model: from_pretrained={from_pretrained}"
+                        " applies only to a pretrained source")
+    tokenizer = _tokenizer(tok_source, add_bos)
     auto = HEADS[head]
-    torch_dtype = getattr(torch, dtype)
+    options = {k: model_kwargs.pop(k) for k in LOAD_OPTIONS if k in model_kwargs}
     if tiny is not None:
         config = tiny.__class__.from_dict({**tiny.to_dict(), **_special_ids(tokenizer)})
-        for key, value in model_kwargs.items():
-            setattr(config, key, value)
+        _set_config_attributes(name, config, model_kwargs)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = auto.from_config(config, dtype=torch_dtype)
-    elif source is not None:
-        kwargs = {**(from_pretrained or {}), **model_kwargs}
-        model = auto.from_pretrained(source.resolve(), dtype=torch_dtype, **kwargs)
+            torch.manual_seed(0 if seed is None else seed)
+            model = auto.from_config(config, dtype=torch_dtype, **options)
     else:
-        raise ValueError(f"model '{name}' is tokenizer-only; load it with head=None")
+        location, pinned = source.resolve(), _pretrained_kwargs(source)
+        config = AutoConfig.from_pretrained(location, **pinned)
+        _set_config_attributes(name, config, model_kwargs)
+        kwargs = {**pinned, **(from_pretrained or {}), **options}
+        with torch.random.fork_rng(devices=[], enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            model = auto.from_pretrained(location, config=config, dtype=torch_dtype, **kwargs)
+    for key, value in options.items():
+        actual = getattr(model.config, f"_{key}", None)
+        if actual != value:
+            raise ValueError(f"model '{name}': {key}={value!r} did not take effect "
+                             f"(the model uses {actual!r})")
     if model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return TextModel(model, tokenizer)
+
+
+def _pretrained_kwargs(source: Any) -> dict[str, Any]:
+    """What a source needs every ``from_pretrained`` to get (a hub revision), if anything."""
+    return source.pretrained_kwargs() if hasattr(source, "pretrained_kwargs") else {}
+
+
+def _tokenizer(source: Any, add_bos: bool | None) -> PreTrainedTokenizerBase:
+    return load_tokenizer(source.resolve(), add_bos, **_pretrained_kwargs(source))
+
+
+def _set_config_attributes(name: str, config: PretrainedConfig, values: dict[str, Any]) -> None:
+    """Set model keywords that are attributes of ``config``; refuse any other keyword."""
+    for key, value in values.items():
+        if key in _REDIRECTED:
+            raise TypeError(f"model '{name}': {key} is not a model keyword; {_REDIRECTED[key]}")
+        if not hasattr(config, key):
+            raise TypeError(
+                f"model '{name}': unknown keyword {key}={value!r}. Accepted: the loader's own "
+                "(head, dtype, seed, from_pretrained, source, tokenizer_source, tiny, add_bos), "
+                f"the load options {list(LOAD_OPTIONS)}, or an attribute of "
+                f"{type(config).__name__} (num_labels, id2label, problem_type, "
+                "output_hidden_states, ...)"
+            )
+        setattr(config, key, value)
 
 
 def _special_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, int | None]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import shutil
 import zipfile
 from dataclasses import dataclass, field
@@ -119,9 +120,20 @@ class GPT2BPEPackage:
         return str(target)
 
 
+# A hub checkpoint's weights: one file, or an index naming its shards (transformers' names).
+HUB_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+HUB_WEIGHT_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
+
+
 @dataclass
 class Hub:
-    """A Hugging Face hub model: downloaded normally on a user's machine, never offline."""
+    """A Hugging Face hub model: downloaded normally on a user's machine, never offline.
+
+    Offline it is usable only when cached completely: ``files`` (``config.json`` by default) and
+    the weights (``model.safetensors`` or ``pytorch_model.bin``, or an index and every shard it
+    names), so a half-finished download is reported, not loaded. ``revision`` (a branch, tag or
+    commit) is passed to ``from_pretrained`` for the config, tokenizer and weights.
+    """
 
     repo_id: str
     revision: str | None = None
@@ -134,13 +146,28 @@ class Hub:
                 ["the Hugging Face hub cache (HF_HOME)"],
                 "unset HF_HUB_OFFLINE (and REPRO_OFFLINE) to download it from the hub, or use an "
                 "offline model config (smollm2-135m, minilm-l6, mpnet-base, gemma3-270m, tiny-*)",
+                problem="not found (or only partly downloaded)",
             )
         return self.repo_id
 
+    def pretrained_kwargs(self) -> dict[str, str]:
+        """Keyword arguments every ``from_pretrained`` of this model needs (the revision)."""
+        return {"revision": self.revision} if self.revision else {}
+
     def _cached(self) -> bool:
+        if not all(self._cached_file(f) for f in self.files):
+            return False
+        if any(self._cached_file(f) for f in HUB_WEIGHTS):
+            return True
+        for name in HUB_WEIGHT_INDEXES:
+            index = self._cached_file(name)
+            if index:
+                shards = set(json.loads(Path(index).read_text())["weight_map"].values())
+                return bool(shards) and all(self._cached_file(s) for s in shards)
+        return False
+
+    def _cached_file(self, filename: str) -> str | None:
         from huggingface_hub import try_to_load_from_cache
 
-        return all(
-            isinstance(try_to_load_from_cache(self.repo_id, f, revision=self.revision), str)
-            for f in self.files
-        )
+        path = try_to_load_from_cache(self.repo_id, filename, revision=self.revision)
+        return path if isinstance(path, str) else None

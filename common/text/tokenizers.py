@@ -53,9 +53,10 @@ def configure(tokenizer: PreTrainedTokenizerBase, add_bos: bool | None) -> PreTr
     return tokenizer
 
 
-def load_tokenizer(location: str | Path, add_bos: bool | None) -> PreTrainedTokenizerBase:
-    """``AutoTokenizer.from_pretrained(location)`` with the special-token policy attached."""
-    return configure(AutoTokenizer.from_pretrained(str(location)), add_bos)
+def load_tokenizer(location: str | Path, add_bos: bool | None, **kwargs) -> PreTrainedTokenizerBase:
+    """``AutoTokenizer.from_pretrained(location, **kwargs)`` with the special-token policy
+    attached (``kwargs``: e.g. a hub ``revision``)."""
+    return configure(AutoTokenizer.from_pretrained(str(location), **kwargs), add_bos)
 
 
 def add_bos(tokenizer: PreTrainedTokenizerBase) -> bool | None:

@@ -156,3 +156,114 @@ def test_unknown_model_config_lists_the_known_ones():
 def test_hub_configs_name_their_repos():
     assert model_config("gpt2-xl").source.repo_id == "openai-community/gpt2-xl"
     assert model_config("opt-1.3b").add_bos is True
+
+
+def test_tiny_model_load_keywords_take_effect(load_or_skip):
+    """`attn_implementation` is a load option, not a config attribute: eager attention returns
+    the attention maps (it used to be set as a plain config attribute and ignored: SDPA ran and
+    `output_attentions=True` gave an empty tuple)."""
+    model, tok = load_or_skip("tiny-llama", attn_implementation="eager")
+    assert model.config._attn_implementation == "eager"
+    ids = torch.tensor([tok("a tiny forward pass", add_special_tokens=False)["input_ids"]])
+    with torch.no_grad():
+        attentions = model(ids, output_attentions=True).attentions
+    assert len(attentions) == 2
+    assert attentions[0].shape == (1, 4, ids.shape[1], ids.shape[1])
+    assert torch.allclose(attentions[0].sum(-1), torch.ones(1, 4, ids.shape[1]))
+
+
+def test_pretrained_model_load_keywords_take_effect(load_or_skip):
+    model, _ = load_or_skip("minilm-l6", head="base", attn_implementation="eager")
+    assert model.config._attn_implementation == "eager"
+
+
+@pytest.mark.parametrize("name", ["tiny-llama", "minilm-l6"])
+def test_unknown_model_keyword_is_an_error_naming_it_and_the_accepted_ones(load_or_skip, name):
+    load_or_skip(name, head=None)  # skips if the model's package is absent
+    with pytest.raises(Exception, match="no_such_option") as info:
+        load_by_name(name, no_such_option=1)
+    message = str(info.value)
+    assert "attn_implementation" in message and "Config" in message, message
+
+
+def test_model_keywords_without_a_model_are_an_error():
+    with pytest.raises(Exception, match="num_labels"):
+        load_by_name("tiny-bert", head=None, num_labels=3)
+
+
+def test_seed_seeds_a_pretrained_models_new_head(load_or_skip):
+    load_or_skip("minilm-l6", head=None)
+
+    def head(seed):
+        model, _ = load_by_name("minilm-l6", head="sequence_classification", num_labels=2,
+                                seed=seed)
+        return model.classifier.weight
+
+    state = torch.random.get_rng_state()
+    assert torch.equal(head(1), head(1)) and not torch.equal(head(1), head(2))
+    assert torch.equal(torch.random.get_rng_state(), state), "the global RNG is left untouched"
+
+
+def _fake_hub_cache(monkeypatch, tmp_path, repo_id, revision, files: dict[str, bytes]):
+    """A Hugging Face hub cache holding ``files`` at ``revision`` (refs/main points to it)."""
+    from huggingface_hub import constants
+
+    repo = tmp_path / "hub" / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / revision
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    for name, data in files.items():
+        (snapshot / name).write_bytes(data)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return snapshot
+
+
+@pytest.mark.parametrize(
+    ("files", "cached"),
+    [
+        (["config.json"], False),  # a download stopped after the config
+        (["config.json", "model.safetensors"], True),
+        (["config.json", "pytorch_model.bin"], True),
+        (["config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors"],
+         False),  # one shard of two
+        (["config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors",
+          "model-00002-of-00002.safetensors"], True),
+        (["model.safetensors"], False),
+    ],
+)
+def test_hub_model_is_cached_only_with_its_weights(monkeypatch, tmp_path, files, cached):
+    import json
+
+    index = {"weight_map": {"a.weight": "model-00001-of-00002.safetensors",
+                            "b.weight": "model-00002-of-00002.safetensors"}}
+    contents = {f: (json.dumps(index).encode() if f.endswith("index.json") else b"{}")
+                for f in files}
+    _fake_hub_cache(monkeypatch, tmp_path, "org/half-downloaded", "0" * 40, contents)
+    hub = Hub("org/half-downloaded")
+    assert hub._cached() is cached
+    if cached:
+        assert hub.resolve() == "org/half-downloaded"
+    else:
+        with pytest.raises(AssetError, match="org/half-downloaded"):
+            hub.resolve()
+
+
+def test_hub_revision_is_loaded(monkeypatch, tmp_path, tiny_gpt2, tiny_llama):
+    """`Hub(revision=...)` reaches from_pretrained (config, tokenizer, weights); it used to be
+    used only for the cache check while the model loaded `main`."""
+    from common.text.models import load_model
+
+    main, pinned = "a" * 40, "b" * 40
+    snapshot = _fake_hub_cache(monkeypatch, tmp_path, "org/two-revisions", main, {})
+    for revision, pair in [(main, tiny_llama), (pinned, tiny_gpt2)]:
+        folder = snapshot.parent / revision
+        pair.model.save_pretrained(folder)
+        pair.tokenizer.save_pretrained(folder)
+    latest = load_model(name="x", add_bos=False, source=Hub("org/two-revisions")).model
+    assert type(latest).__name__ == "LlamaForCausalLM"
+    model, tok = load_model(name="x", add_bos=False, source=Hub("org/two-revisions", pinned))
+    assert type(model).__name__ == "GPT2LMHeadModel"
+    assert torch.equal(model.lm_head.weight, tiny_gpt2.model.lm_head.weight)
+    assert tok("Hello world!")["input_ids"] == [15496, 995, 0]
