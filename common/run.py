@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -23,8 +24,10 @@ import torch.distributed as dist
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from common.assets import AssetError
 from common.context import RunContext, pick_device
-from common.params import build_params, params_type
+from common.frontdoor import check_command_line, check_config
+from common.params import ConfigError, build_params, params_type
 from common.seeding import seed_everything
 from common.tracking import Tracker
 
@@ -86,7 +89,12 @@ def _check_metrics(metrics: Any) -> dict[str, float]:
 
 
 def execute(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Run the composed config ``cfg`` in ``run_dir``; returns the ``results.json`` content."""
+    """Run the composed config ``cfg`` in ``run_dir``; returns the ``results.json`` content.
+
+    The config is validated (:func:`common.frontdoor.check_config`, the typed task) before the
+    run folder is created; an :class:`AssetError` raised inside ``hydra.utils.instantiate``
+    arrives as itself, not wrapped."""
+    check_config(cfg)
     experiment, args, kwargs = prepare_task(cfg)
     rank, world = process_rank()
     run_dir = _find_resumable(Path(run_dir)) if cfg.resume else Path(run_dir)
@@ -110,6 +118,8 @@ def execute(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         name=f"{cfg.paper}/{cfg.name}/seed{cfg.seed}",
         tags=_tags(cfg),
         main_process=rank == 0,
+        resume=bool(cfg.resume),
+        quiet=bool(cfg.tracking.get("quiet", True)),
     )
     ctx = RunContext(
         cfg=cfg,
@@ -127,12 +137,49 @@ def execute(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         metrics = _check_metrics(experiment(ctx, *args, **kwargs))
         tracker.summary(metrics)
         status = "finished"
-    except BaseException:
+    except BaseException as err:
         error = traceback.format_exc()
+        asset = _asset_cause(err)
+        if asset is not None and asset is not err:
+            raise asset from None
         raise
     finally:
         results = tracker.close(status, error)
     return {**results, "run_dir": str(run_dir), "rank": rank, "world_size": world}
+
+
+def _asset_cause(err: BaseException) -> AssetError | None:
+    """The :class:`AssetError` at the root of ``err``'s chain (instantiate wraps it), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, AssetError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _remove_stub(folder: Path, runs_root: Path) -> None:
+    """Delete a run folder Hydra created that holds nothing of a run (only ``.hydra/`` and its
+    log), and the empty parents it left under ``runs_root``."""
+    if not folder.is_dir() or any(p.name not in (".hydra", "run.log") for p in folder.iterdir()):
+        return
+    shutil.rmtree(folder)
+    parent = folder.parent
+    root = runs_root.resolve()
+    while parent.resolve() != root and root in parent.resolve().parents and not any(
+            parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent
+
+
+def fail(message: str) -> None:
+    """Print ``error: <message>`` (no traceback) and exit 2; ``HYDRA_FULL_ERROR=1`` re-raises."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 def format_metrics(metrics: Mapping[str, float]) -> str:
@@ -143,7 +190,18 @@ def format_metrics(metrics: Mapping[str, float]) -> str:
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="run")
 def main(cfg: DictConfig) -> None:
-    results = execute(cfg, Path(HydraConfig.get().runtime.output_dir))
+    hydra_dir = Path(HydraConfig.get().runtime.output_dir)
+    runs_root = Path(str(cfg.paths.runs))
+    try:
+        results = execute(cfg, hydra_dir)
+    except ConfigError as err:
+        _remove_stub(hydra_dir, runs_root)
+        fail(str(err))
+    except AssetError as err:
+        _remove_stub(hydra_dir, runs_root)
+        fail(str(err))
+    if Path(results["run_dir"]) != hydra_dir:
+        _remove_stub(hydra_dir, runs_root)
     if results["rank"] != 0:
         return
     processes = f", {results['world_size']} processes" if results["world_size"] > 1 else ""
@@ -180,6 +238,10 @@ def share_run_id() -> None:
 
 
 if __name__ == "__main__":
+    try:
+        check_command_line(sys.argv[1:])
+    except ConfigError as error:
+        fail(str(error))
     share_run_id()
     if process_rank()[0] != 0:
         sys.argv.extend(QUIET_RANK_OVERRIDES)

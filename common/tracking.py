@@ -66,6 +66,25 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _earlier_wall_time(run_dir: Path) -> float:
+    """Seconds an interrupted earlier attempt of this run already spent (its results.json)."""
+    try:
+        return float(json.loads((run_dir / "results.json").read_text()).get("wall_time_s", 0.0))
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _drop_repeated_rows(path: Path) -> None:
+    """After a resume the steps between the last checkpoint and the crash are logged again: keep
+    one row per (step, metric names), the later one, in the order of the final rows."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    last = {}
+    for i, row in enumerate(rows):
+        last[(row.get("step"), tuple(sorted(row)))] = i
+    keep = sorted(last.values())
+    path.write_text("".join(json.dumps(rows[i]) + "\n" for i in keep))
+
+
 class Tracker:
     """Logs metrics to wandb (when enabled) and to the run folder's JSON files. In a
     multi-process run only the main process (``main_process``) writes anything."""
@@ -82,6 +101,8 @@ class Tracker:
         name: str | None = None,
         tags: list[str] | None = None,
         main_process: bool = True,
+        resume: bool = False,
+        quiet: bool = True,
     ):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -92,8 +113,13 @@ class Tracker:
         self._metrics_file = open(metrics_path, "a")  # noqa: SIM115
         self._summary: dict[str, Any] = {}
         self._start = time.time()
+        self._resume = resume
+        self._earlier_s = _earlier_wall_time(self.run_dir) if resume else 0.0
         self._wandb = None
+        self._quiet = quiet
         if self.mode != "disabled":
+            if quiet:
+                os.environ.setdefault("WANDB_SILENT", "true")
             import wandb
 
             self._wandb = wandb.init(
@@ -138,7 +164,7 @@ class Tracker:
             "metrics": self._summary,
             "config": self.config,
             "git_commit": git_commit(),
-            "wall_time_s": round(time.time() - self._start, 3),
+            "wall_time_s": round(self._earlier_s + time.time() - self._start, 3),
             "wandb_mode": self.mode,
         }
         if error:
@@ -147,7 +173,13 @@ class Tracker:
             (self.run_dir / "results.json").write_text(
                 json.dumps(results, indent=2, default=str))
         self._metrics_file.close()
+        if self._resume and self.main_process:
+            _drop_repeated_rows(self.run_dir / "metrics.jsonl")
         if self._wandb is not None:
+            folder = Path(self._wandb.dir).parent
             self._wandb.finish(exit_code=0 if status == "finished" else 1)
             self._wandb = None
+            if self._quiet:
+                upload = f"; upload with: wandb sync {folder}" if self.mode == "offline" else ""
+                print(f"wandb: {self.mode} run in {folder}{upload}")
         return results

@@ -129,7 +129,7 @@ def cached_ppr_rows(
         raise ValueError(f"unknown PPR method {method!r}: use one of {METHODS}")
     path = Path(cache_dir) / f"{key}.pt" if cache_dir is not None else None
     if path is not None and path.exists():
-        stored = torch.load(path)
+        stored = torch.load(path, weights_only=True)
         return stored[nodes] if method == "dense" else stored
     if method == "dense":
         stored = dense_ppr(edge_index, num_nodes, alpha)

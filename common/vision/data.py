@@ -71,7 +71,7 @@ def load_parquet_split(name: str, split: str) -> tuple[torch.Tensor, torch.Tenso
     digest = _manifest_digest(rel)
     cached = assets.cache_path("vision", name) / f"{split}-{digest}.pt"
     if cached.exists():
-        blob = torch.load(cached)
+        blob = torch.load(cached, weights_only=True)
         return blob["x"], blob["y"]
     path = assets.mirror_path(
         rel, how=f"put {name}/{{train,test}}.parquet (hub layout img/label) in REPRO_MIRROR"
