@@ -16,11 +16,11 @@ endif
 export FLWR_TELEMETRY_ENABLED := 0
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup test test-slow smoke demo results lint bench help
+.PHONY: setup test test-slow smoke demo results lint bench timings help
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make setup | demo | test | test-slow | smoke | results | bench | lint | <paper> ARGS=..."
+	@echo "make setup | demo | test | test-slow | smoke | results | bench | timings | lint | <paper> ARGS=..."
 
 setup: $(SETUP)
 
@@ -59,6 +59,9 @@ results: $(SETUP)
 
 lint: $(SETUP)
 	$(VENV)/bin/ruff check .
+
+timings:
+	bash scripts/time_readme.sh
 
 bench: $(SETUP)
 	@set -e; for f in scripts/bench_*.py; do echo "== $$f"; $(PY) $$f; done
