@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -394,8 +395,13 @@ class Trainer:
             total, done = self.total_units("step"), s.step
         else:
             total, done = cfg.max_epochs, s.epoch
-        return tqdm(total=total, initial=done, desc=self.name, disable=not cfg.progress,
+        return tqdm(total=total, initial=done, desc=self.name, disable=not self._show_bars(),
                     dynamic_ncols=True, leave=False)
+
+    def _show_bars(self) -> bool:
+        """Per-training bars are transient (cleared when a training ends, early stop included):
+        shown on a terminal only, since a log file would keep every redraw as a line."""
+        return self.cfg.progress and sys.stderr.isatty()
 
     def _epoch_batches(self) -> Iterator[Any]:
         s = self.state
@@ -407,7 +413,7 @@ class Trainer:
             for _ in range(s.batch):
                 next(batches)
         per_epoch = self.batches_per_epoch()
-        if self.cfg.progress and self.cfg.unit == "epoch" and per_epoch and per_epoch > 1:
+        if self._show_bars() and self.cfg.unit == "epoch" and per_epoch and per_epoch > 1:
             batches = tqdm(batches, desc="batches", leave=False, dynamic_ncols=True,
                            total=per_epoch, initial=s.batch)
         return iter(batches)
