@@ -17,6 +17,7 @@ from common.context import RunContext
 from common.params import ConfigError, check_positive
 from common.text.classification import fine_tune, tokenize
 from common.text.data import TextDataset
+from common.text.models import load_from_config
 
 
 @dataclass
@@ -62,7 +63,7 @@ def run_classify(ctx: RunContext, task: ClassifyTask) -> dict[str, float]:
     evaluation = _subset(data.load(task.eval_split), task.eval_size, split_seed)
     num_labels = train.features[data.label_field].num_classes
     with ctx.seeded("init"):
-        model, tokenizer = instantiate(
+        model, tokenizer = load_from_config(
             ctx.cfg.model, head="sequence_classification", num_labels=num_labels
         )
     tokenized = {

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from transformers import (
@@ -25,6 +26,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from common.assets import AssetError
 from common.text.tokenizers import load_tokenizer
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "model"
@@ -170,9 +172,28 @@ def model_config(name: str) -> DictConfig:
     return OmegaConf.load(path)
 
 
+def find_asset_error(err: BaseException | None) -> AssetError | None:
+    """The :class:`AssetError` that ``err`` is or was raised from (hydra's ``instantiate`` wraps
+    it in an ``InstantiationException``), else None."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, AssetError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
 def load_from_config(cfg: DictConfig, **kwargs: Any) -> TextModel:
-    """``instantiate(cfg, **kwargs)`` for a text model config (e.g. ``ctx.cfg.model``)."""
-    return instantiate(cfg, **kwargs)
+    """``instantiate(cfg, **kwargs)`` for a text model config (e.g. ``ctx.cfg.model``); a missing
+    asset raises its :class:`AssetError` itself, not hydra's wrapper around it."""
+    try:
+        return instantiate(cfg, **kwargs)
+    except InstantiationException as err:
+        missing = find_asset_error(err)
+        if missing is None:
+            raise
+        raise missing from None
 
 
 def load_by_name(name: str, **kwargs: Any) -> TextModel:

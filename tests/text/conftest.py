@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from common.assets import AssetError
-from common.text.models import TextModel, load_by_name
+from common.text.models import TextModel, find_asset_error, load_by_name
 
 
 def _load_or_skip(name: str, **kwargs) -> TextModel:
+    """Skip when the model's asset is absent: an AssetError raised directly or as the cause of
+    another error (hydra's ``InstantiationException`` wraps what its target raises)."""
     try:
         return load_by_name(name, **kwargs)
-    except AssetError as err:
-        pytest.skip(f"asset '{err.asset}' is absent")
+    except Exception as err:
+        missing = find_asset_error(err)
+        if missing is None:
+            raise
+        pytest.skip(f"asset '{missing.asset}' is absent")
 
 
 @pytest.fixture(scope="session")

@@ -267,3 +267,48 @@ def test_hub_revision_is_loaded(monkeypatch, tmp_path, tiny_gpt2, tiny_llama):
     assert type(model).__name__ == "GPT2LMHeadModel"
     assert torch.equal(model.lm_head.weight, tiny_gpt2.model.lm_head.weight)
     assert tok("Hello world!")["input_ids"] == [15496, 995, 0]
+
+
+def _ghost_model(monkeypatch):
+    """`load_by_name("ghost")` reads a config whose wheel is not installed."""
+    from omegaconf import OmegaConf
+
+    from common.text import models
+
+    ghost = OmegaConf.create({
+        "_target_": "common.text.models.load_model", "name": "ghost", "add_bos": None,
+        "source": {"_target_": "common.text.sources.PackageDir",
+                   "distribution": "no-such-model-package", "path": "model"},
+    })
+    monkeypatch.setattr(models, "model_config", lambda name: ghost)
+
+
+def test_missing_model_asset_raises_the_asset_error_not_hydras_wrapper(monkeypatch):
+    _ghost_model(monkeypatch)
+    with pytest.raises(AssetError, match="no-such-model-package"):
+        load_by_name("ghost")
+
+
+def test_skip_helper_skips_when_the_asset_error_is_wrapped(monkeypatch, load_or_skip):
+    """The MPNet / Gemma slow tests skip, naming the package, when `make models-large` has not
+    run, even when the AssetError arrives as the cause of hydra's InstantiationException."""
+    import sys
+
+    from hydra.errors import InstantiationException
+
+    conftest = sys.modules[load_or_skip.__module__]
+
+    def wrapped(name, **kwargs):
+        try:
+            raise AssetError("no-such-model-package", [], "install it")
+        except AssetError as err:
+            raise InstantiationException("Error in call to target 'load_model'") from err
+
+    for loader in (wrapped, None):
+        if loader is None:
+            _ghost_model(monkeypatch)
+            monkeypatch.setattr(conftest, "load_by_name", load_by_name)
+        else:
+            monkeypatch.setattr(conftest, "load_by_name", loader)
+        with pytest.raises(pytest.skip.Exception, match="'no-such-model-package' is absent"):
+            load_or_skip("ghost")
