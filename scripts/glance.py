@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if not body:
         print("no finished demo run declares glance metrics", file=sys.stderr)
         return 1
+    print("accuracies and F1 in percent; seconds: the paper's whole demo run\n")
     print("| paper | claim | paper's number | ours | seconds |")
     print("| --- | --- | --- | --- | --- |")
     print("\n".join(body))
