@@ -28,6 +28,18 @@ class AssetError(FileNotFoundError):
         super().__init__(f"asset '{asset}' {problem}. Looked in:\n{places}\nTo fix: {how}")
 
 
+def find_asset_error(err: BaseException | None) -> AssetError | None:
+    """The :class:`AssetError` that ``err`` is or was raised from (hydra's ``instantiate`` wraps
+    what its target raises in an ``InstantiationException``), else None."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, AssetError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
 def mirror_dir() -> Path | None:
     """The offline mirror root from ``REPRO_MIRROR``, or None when unset. A value naming no
     folder is warned about (once), not silently replaced by the cache."""

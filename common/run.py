@@ -24,7 +24,7 @@ import torch.distributed as dist
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from common.assets import AssetError
+from common.assets import AssetError, find_asset_error
 from common.context import RunContext, pick_device
 from common.frontdoor import check_command_line, check_config
 from common.params import ConfigError, build_params, params_type
@@ -139,25 +139,13 @@ def execute(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         status = "finished"
     except BaseException as err:
         error = traceback.format_exc()
-        asset = _asset_cause(err)
+        asset = find_asset_error(err)
         if asset is not None and asset is not err:
             raise asset from None
         raise
     finally:
         results = tracker.close(status, error)
     return {**results, "run_dir": str(run_dir), "rank": rank, "world_size": world}
-
-
-def _asset_cause(err: BaseException) -> AssetError | None:
-    """The :class:`AssetError` at the root of ``err``'s chain (instantiate wraps it), if any."""
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        if isinstance(current, AssetError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def _remove_stub(folder: Path, runs_root: Path) -> None:

@@ -26,7 +26,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from common.assets import AssetError
+from common.assets import find_asset_error
 from common.text.tokenizers import load_tokenizer
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "model"
@@ -170,18 +170,6 @@ def model_config(name: str) -> DictConfig:
         known = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
         raise KeyError(f"no model config '{name}' in {CONFIG_DIR}; known: {known}")
     return OmegaConf.load(path)
-
-
-def find_asset_error(err: BaseException | None) -> AssetError | None:
-    """The :class:`AssetError` that ``err`` is or was raised from (hydra's ``instantiate`` wraps
-    it in an ``InstantiationException``), else None."""
-    seen: set[int] = set()
-    while err is not None and id(err) not in seen:
-        if isinstance(err, AssetError):
-            return err
-        seen.add(id(err))
-        err = err.__cause__ or err.__context__
-    return None
 
 
 def load_from_config(cfg: DictConfig, **kwargs: Any) -> TextModel:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from common.text.models import TextModel, find_asset_error, load_by_name
+from common.assets import find_asset_error
+from common.text.models import TextModel, load_by_name
 
 
 def _load_or_skip(name: str, **kwargs) -> TextModel:
