@@ -103,6 +103,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     os.environ["REPRO_CACHE"] = str(cache)
     if cfg.paths.get("mirror"):
         os.environ["REPRO_MIRROR"] = str(Path(str(cfg.paths.mirror)).expanduser().resolve())
+    outer_threads = torch.get_num_threads()
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     generator = seed_everything(int(cfg.seed), bool(cfg.deterministic))
@@ -145,6 +146,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         raise
     finally:
         results = tracker.close(status, error)
+        torch.set_num_threads(outer_threads)
     return {**results, "run_dir": str(run_dir), "rank": rank, "world_size": world}
 
 

@@ -78,7 +78,6 @@ def test_cli_writes_run_dir_and_honours_hydra_run_dir(tmp_path):
     assert "val/acc" in proc.stdout
 
 
-
 def test_undefined_metrics_are_kept_as_nan(tmp_path):
     from common.run import format_metrics
     from common.tracking import Tracker
@@ -88,3 +87,11 @@ def test_undefined_metrics_are_kept_as_nan(tmp_path):
     metrics = tracker.close()["metrics"]
     assert json.loads((tmp_path / "results.json").read_text())["metrics"]["r"] == "nan"
     assert "| r | nan |" in format_metrics(metrics)
+
+
+def test_threads_option_does_not_leak_into_the_caller(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    execute(toy_cfg("threads=1"), tmp_path)
+    assert torch.get_num_threads() == before
