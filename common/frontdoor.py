@@ -92,7 +92,7 @@ def check_command_line(args: Sequence[str]) -> None:
 
 def check_config(cfg: DictConfig) -> None:
     """The composed config's core values, checked before any data or model is loaded."""
-    from common.optim import build_schedule
+    from common.optim import build_schedule, check_lr
     from common.training import TrainerConfig
 
     seed = cfg.get("seed")
@@ -106,12 +106,8 @@ def check_config(cfg: DictConfig) -> None:
             if not key.startswith("trainer."):
                 key, problem = "trainer", str(err)
             raise ConfigError(key, problem, "see configs/trainer/default.yaml") from None
-    optim = cfg.get("optim")
-    if optim is not None:
-        lr = optim.get("lr")
-        if not isinstance(lr, int | float) or isinstance(lr, bool) or lr <= 0:
-            raise ConfigError("optim.lr", f"must be a number > 0, got {lr!r}",
-                              "set e.g. optim.lr=0.01")
+    if cfg.get("optim") is not None:
+        check_lr(cfg.optim.get("lr"))
     if cfg.get("schedule") is not None:
         try:
             build_schedule(cfg.schedule)

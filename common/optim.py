@@ -19,23 +19,28 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from common.params import ConfigError
+
 INTERVALS = ("step", "epoch")
+
+
+def check_lr(lr: Any) -> None:
+    """``optim.lr`` must be a number > 0 (the one check, shared with the front door)."""
+    if isinstance(lr, bool) or not isinstance(lr, int | float) or lr <= 0:
+        raise ConfigError("optim.lr", f"must be a number > 0, got {lr!r}",
+                          "set e.g. optim.lr=0.01")
 
 
 def build_optimizer(cfg: Mapping[str, Any] | DictConfig, params: Iterable[Any],
                     **overrides: Any) -> torch.optim.Optimizer:
     """The optimizer of an ``optim`` config node over ``params`` (tensors or param groups);
     ``overrides`` replace config values (a paper whose method fixes one, e.g. no weight decay)."""
-    node = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True) if isinstance(
-        cfg, DictConfig) else dict(cfg))
+    node = OmegaConf.merge(cfg, overrides)
     if "_target_" not in node:
         raise ValueError("optim: missing _target_; pick one of configs/optim/*.yaml (optim=adam)")
-    if float(node.get("lr", 0.0)) <= 0:
-        raise ValueError(f"optim.lr: must be > 0, got {node.get('lr')}; set e.g. optim.lr=0.01")
-    node = OmegaConf.merge(node, overrides)
+    check_lr(node.get("lr"))
     node._partial_ = True
-    factory = instantiate(node)
-    return factory(params)
+    return instantiate(node)(params)
 
 
 @dataclass(frozen=True)

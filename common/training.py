@@ -429,7 +429,8 @@ class Trainer:
         for cb in self.callbacks:
             cb.after_backward(self)
         s.batch += 1
-        s.loss_sum += float(loss.detach())
+        step_loss = loss.detach().double()
+        self._loss_acc = step_loss if self._loss_acc is None else self._loss_acc + step_loss
         s.loss_count += 1
         for k, v in logs.items():
             s.extras[k] = s.extras.get(k, 0.0) + float(v)
@@ -487,11 +488,13 @@ class Trainer:
 
     _just_evaluated = False
     _logged_unit = -1
+    _loss_acc: torch.Tensor | None = None
     _best_state: dict[str, torch.Tensor] | None = None
 
     def _train_record(self, unit: int) -> dict[str, float]:
         """The mean training loss (and logs) since the last record, over every process."""
         s = self.state
+        self._fold_loss()
         keys = sorted(s.extras)
         totals = [s.loss_sum, float(s.loss_count), *(s.extras[k] for k in keys)]
         if self.accelerator is not None and self.accelerator.num_processes > 1:
@@ -507,6 +510,13 @@ class Trainer:
         record.update({k: v / n for k, v in zip(keys, extras, strict=True)})
         s.loss_sum, s.loss_count, s.extras = 0.0, 0, {}
         return record
+
+    def _fold_loss(self) -> None:
+        """Move the on-device float64 loss sum into the state: one host sync per record or
+        checkpoint instead of one per micro-batch."""
+        if self._loss_acc is not None:
+            self.state.loss_sum += float(self._loss_acc)
+            self._loss_acc = None
 
     def _autocast(self):
         return self.accelerator.autocast() if self.accelerator else contextlib.nullcontext()
@@ -538,6 +548,7 @@ class Trainer:
         return metrics[monitor] < best[monitor]
 
     def _save_progress(self) -> None:
+        self._fold_loss()
         self._save({
             "finished": False,
             "state": dataclasses.asdict(self.state),
