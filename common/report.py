@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,12 +120,17 @@ def group_runs(runs: list[Run]) -> list[Group]:
     return groups
 
 
-def newest_per_seed(runs: list[Run]) -> list[Run]:
-    """One run per seed: a re-run of a seed replaces the older one, so ``n`` counts seeds."""
+def newest_per(runs: list[Run], keys: Sequence[str]) -> list[Run]:
+    """One run per value of the config ``keys``: a re-run replaces the older one."""
     newest: dict[str, Run] = {}
     for run in sorted(runs, key=lambda r: r.finished_at):
-        newest[json.dumps(run.seed)] = run
+        newest[json.dumps([run.config.get(k) for k in keys], default=str)] = run
     return list(newest.values())
+
+
+def newest_per_seed(runs: list[Run]) -> list[Run]:
+    """One run per seed, so ``n`` counts seeds."""
+    return newest_per(runs, ("seed",))
 
 
 STD_NOTE = "mean ± sample std (ddof=1) over n distinct seeds"

@@ -13,18 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from common.report import Run, figure, load_local
+from common.report import Run, figure, load_local, newest_per
 
 ROW_KEYS = ("name", "data.name", "model.name", "task.split.setting", "task.loss")
 FIGURES = Path(__file__).parent / "figures"
-
-
-def newest_per(runs: list[Run], keys: Sequence[str]) -> list[Run]:
-    """One run per value of the config ``keys``: the one with the newest ``results.json``."""
-    chosen: dict[tuple, Run] = {}
-    for run in sorted(runs, key=lambda r: r.finished_at):
-        chosen[tuple(run.config.get(k) for k in keys)] = run
-    return list(chosen.values())
 
 
 def table_runs(runs: list[Run]) -> list[Run]:

@@ -53,7 +53,8 @@ def test_deployment_reads_task_and_groups_from_the_resolved_yaml():
     from papers.fed_rebalance.engine.flower import _setup_from_yaml
 
     cfg = compose("fed_rebalance/smoke", "optim.lr=0.05")
-    task, setup = _setup_from_yaml(OmegaConf.to_yaml(cfg, resolve=True))
+    task, setup, seed = _setup_from_yaml(OmegaConf.to_yaml(cfg, resolve=True))
+    assert seed == cfg.seed
     assert task.fed.num_clients == len(setup.clients) == 3
     assert setup.local.optim["lr"] == 0.05
     assert setup.local.trainer.max_epochs == 1 and setup.local.trainer.grad_clip == 1.0

@@ -100,13 +100,15 @@ def make_client_app(load_setup: Callable[[Context], FedSetup]) -> ClientApp:
 
 
 @functools.cache
-def _setup_from_yaml(text: str) -> tuple[FedTask, FedSetup]:
-    """Deployment: the typed task and the setup of a resolved experiment config (YAML)."""
+def _setup_from_yaml(text: str) -> tuple[FedTask, FedSetup, int]:
+    """Deployment: the typed task, the setup and the seed of a resolved experiment config (YAML)
+    (``build_params`` directly: ``common.run.prepare_task`` would import the experiment module,
+    which imports this engine)."""
     cfg = OmegaConf.create(text)
     values = OmegaConf.to_container(cfg.task, resolve=True)
     values.pop("_target_", None)
     task = build_params(FedTask, values)
-    return task, setup_from_run(cfg, task, torch.device("cpu"))
+    return task, setup_from_run(cfg, task, torch.device("cpu")), int(cfg.seed)
 
 
 def _setup_from_run_config(context: Context) -> FedSetup:
@@ -270,12 +272,11 @@ def _deployment_main(grid: Grid, context: Context) -> None:
     setup; each round's metrics (with the test accuracies every ``fed.eval_every`` rounds and
     after the last) are printed."""
     text = str(context.run_config["fed-config"])
-    task, setup = _setup_from_yaml(text)
+    task, setup, seed = _setup_from_yaml(text)
     fed = task.fed
 
     def on_round(r: int, server: FedServer, metrics: dict[str, float]) -> None:
         print(f"round {r + 1}: {round_report(r, server, setup, fed, metrics)}")
 
-    seed = int(OmegaConf.create(text).seed)
     server_loop(grid, setup, rounds=fed.rounds, per_round=fed.per_round, seed=seed,
                 on_round=on_round)
