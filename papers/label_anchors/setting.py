@@ -1,9 +1,10 @@
 """The ICL setting every analysis shares: a frozen causal LM on eager attention, a task's
 template and label words, seeded demonstrations and a seeded test sample (Sec. 2, App. A).
 
-Demonstrations: ``shots`` per class from the training split, drawn with the run's
-``demonstrations`` seed stream and shuffled (``common.text.prompts.sample_demonstrations``); the
-same set serves every test example unless an analysis asks for one per example. The test sample
+Demonstrations: ``shots`` per class from the training split, drawn from the run's
+``demonstrations`` seed stream (one set per shot count and index) and shuffled
+(``common.text.prompts.sample_demonstrations``); the same set serves every test example unless
+an analysis asks for one per example. The test sample
 is ``test_size`` rows of the evaluation split drawn with the ``test`` stream; prompts longer than
 ``max_length`` tokens are skipped, as in the official code.
 """
@@ -20,6 +21,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from common.context import RunContext
 from common.params import ConfigError, check_choice, check_positive
+from common.seeding import derive_seed
 from common.text.data import TextDataset
 from common.text.prompts import ICLTemplate, sample_demonstrations
 from papers.label_anchors.prompting import Prompt, build_prompt
@@ -61,6 +63,7 @@ class Setting:
     train: object
     params: ICLParams
     device: torch.device
+    demo_seed: int = 0
 
     @property
     def num_classes(self) -> int:
@@ -77,6 +80,13 @@ class Setting:
     @property
     def first_label_tokens(self) -> list[int]:
         return [ids[0] for ids in self.label_tokens]
+
+    def draw_demonstrations(self, shots: int, index: int = 0) -> list[dict[str, object]]:
+        """``shots`` demonstrations per class, set ``index`` of the run's demonstration stream
+        (set 0 with ``icl.shots`` is :attr:`demonstrations`)."""
+        return sample_demonstrations(self.train, self.label_field, shots,
+                                     derive_seed(self.demo_seed, f"shots{shots}", index),
+                                     num_classes=self.num_classes)
 
     def prompt(self, example: Mapping[str, object],
                demonstrations: Sequence[Mapping[str, object]] | None = None) -> Prompt:
@@ -132,20 +142,21 @@ def build_setting(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, da
                           "pick a dataset with an icl: block: data=sst2, ag_news, trec or emo")
     template = data.icl
     train = data.load("train")
-    demos = sample_demonstrations(train, data.label_field, params.shots, demo_seed,
-                                  num_classes=len(template.label_words))
     test_rows = data.load(EVAL_SPLITS.get(data.name, "test"))
     if params.test_size is not None and params.test_size < test_rows.num_rows:
         test_rows = test_rows.shuffle(seed=test_seed).select(range(params.test_size))
-    return Setting(
+    setting = Setting(
         model=model,
         tokenizer=tokenizer,
         template=template,
         label_field=data.label_field,
         label_tokens=label_word_tokens(tokenizer, template, params.label_scoring),
-        demonstrations=demos,
+        demonstrations=[],
         test=[dict(r) for r in test_rows],
         train=train,
         params=params,
         device=torch.device(device),
+        demo_seed=demo_seed,
     )
+    setting.demonstrations = setting.draw_demonstrations(params.shots)
+    return setting

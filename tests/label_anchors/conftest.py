@@ -37,3 +37,15 @@ def tiny_setting(request) -> Setting:
 @pytest.fixture(scope="session")
 def llama_trec() -> Setting:
     return make_setting("tiny-llama", "trec")
+
+
+@pytest.fixture(scope="package", autouse=True)
+def one_thread():
+    """Tiny batch-1 forwards run fastest on one thread (and do not fight other jobs for the
+    cores); the previous count is restored for the rest of the session."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
