@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import compose  # noqa: E402
-from test_regression_pins import PINS, UNPINNED  # noqa: E402
+from test_regression_pins import PINS, is_pinned  # noqa: E402
 
 from common.run import execute  # noqa: E402
 
@@ -24,7 +24,7 @@ from common.run import execute  # noqa: E402
 def pin(experiment: str) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         results = execute(compose(experiment), Path(tmp) / "run")
-    metrics = {k: v for k, v in results["metrics"].items() if not k.startswith(UNPINNED)}
+    metrics = {k: v for k, v in results["metrics"].items() if is_pinned(k)}
     path = PINS / f"{experiment.replace('/', '__')}.json"
     path.write_text(json.dumps({"experiment": experiment, "metrics": metrics}, indent=1,
                                sort_keys=True) + "\n")

@@ -133,11 +133,14 @@ def measured_confusion(scores: ArrayLike, labels: ArrayLike, num_classes: int) -
 
 def agreement(predicted: ArrayLike, measured: ArrayLike) -> dict[str, float]:
     """Pearson and Spearman correlations of the two matrices' upper off-diagonal entries
-    (both are symmetric), over the pairs where both are defined."""
+    (both are symmetric), over the pairs where both are defined; NaN with fewer than three
+    such pairs (a binary task has one pair: nothing to correlate)."""
     rows, cols = np.triu_indices(np.asarray(predicted).shape[0], k=1)
     a, b = np.asarray(predicted)[rows, cols], np.asarray(measured)[rows, cols]
     defined = np.isfinite(a) & np.isfinite(b)
     a, b = a[defined], b[defined]
+    if len(a) < 3:
+        return {"pearson": float("nan"), "spearman": float("nan")}
     return {"pearson": float(pearsonr(a, b).statistic),
             "spearman": float(spearmanr(a, b).statistic)}
 

@@ -323,8 +323,8 @@ def run_diagnosis(ctx: RunContext, setting: Setting, params: DiagnosisParams
     ctx.tracker.log_image("diagnosis", plot_confusions(
         out["predicted"], out["measured"], setting.template.label_words,
         ctx.path("confusion.png")))
-    return {f"diagnosis/{k}": float(out[k])
-            for k in ("layer", "pearson", "spearman", "examples", "accuracy")}
+    values = {k: float(out[k]) for k in ("layer", "pearson", "spearman", "examples", "accuracy")}
+    return {f"diagnosis/{k}": v for k, v in values.items() if np.isfinite(v)}
 
 
 RUNNERS = {

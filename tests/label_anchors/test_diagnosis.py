@@ -71,6 +71,11 @@ def test_agreement_uses_the_defined_upper_triangle():
     assert scores["spearman"] == pytest.approx(1.0)
 
 
+def test_agreement_is_undefined_below_three_pairs():
+    binary = np.array([[1.0, 0.3], [0.3, 1.0]])
+    assert np.isnan(agreement(binary, binary)["pearson"])
+
+
 def test_default_layer():
     assert diagnosis_layer(48) == 32
     assert diagnosis_layer(2) == 1

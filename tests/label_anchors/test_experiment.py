@@ -7,9 +7,9 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import compose
 
 from common.params import ConfigError
-from conftest import compose
 
 
 def test_smoke_runs_every_analysis(run_experiment):
@@ -19,7 +19,7 @@ def test_smoke_runs_every_analysis(run_experiment):
                 "isolation/random_last2/word_loyalty", "deep/n", "reweighting/acc",
                 "reweighting/icl_acc", "reweighting/icl_many_acc",
                 "compression/hidden_anchor/label_loyalty", "compression/text_anchor/accuracy",
-                "compression/hidden_random_top/best_trial", "diagnosis/pearson"):
+                "compression/hidden_random_top/best_trial", "diagnosis/layer"):
         assert key in metrics, key
     for key, value in metrics.items():
         if "loyalty" in key or key.endswith("acc") or key.endswith("accuracy"):
