@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,3 +218,21 @@ def plot_groups(groups: list[Group], out_dir: Path, metric_filter: str | None = 
                 ax.set_title(f"{paper}/{name}: {metric}")
             written.append(path)
     return written
+
+
+def report_cli(paper: str, description: str, render: Callable[[list[Run]], str],
+               argv: list[str] | None = None) -> int:
+    """The command line of a paper's report module: run folders (default ``runs/<paper>``) ->
+    ``render``'s tables of the paper's finished runs, smoke runs left out."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("dirs", nargs="*", type=Path, default=[Path("runs") / paper])
+    args = parser.parse_args(argv)
+    runs = [r for r in load_local(args.dirs, paper=paper) if r.name != "smoke"]
+    if not runs:
+        print(f"no finished {paper} run under {[str(d) for d in args.dirs]}")
+        return 1
+    print(render(runs))
+    return 0

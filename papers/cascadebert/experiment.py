@@ -237,7 +237,7 @@ class Pipeline:
         with self.ctx.seeded("dropout", index):
             Trainer.from_context(self.ctx, name=name, model=model, loss_fn=loss_fn,
                                  train_data=batches, params=params,
-                                 log_prefix=f"train/{name}/").fit()
+                                 log_prefix=f"{name}/").fit()
         model.eval()
 
     @torch.no_grad()
@@ -388,10 +388,11 @@ def evaluate(pipe: Pipeline, small: CompleteModel, small_plain: CompleteModel,
                              large_shape.flops(large_tokens, ran, exits=ran)))
         early[method] = _curve_points(method, settings, labels, ref_layers, ref_flops, bins)
 
+    glance = cascade_at(cascades["cascade"], task.glance_tau)
     if task.wallclock:
         models = {"small": small, "small_plain": small_plain, "large": large,
                   "deebert": deebert, "pabee": pabee}
-        _measure_wallclock(pipe, points, cascades, early, probs, models, exit_choices)
+        _measure_wallclock(pipe, points, glance, early, probs, models, exit_choices)
 
     curves = {**cascades, **early}
     figures.tradeoff(curves, points, f"{ctx.cfg.data.name}: accuracy vs speed-up",
@@ -404,7 +405,6 @@ def evaluate(pipe: Pipeline, small: CompleteModel, small_plain: CompleteModel,
     metrics: dict[str, float] = {}
     for p in all_points:
         metrics |= p.metrics()
-    glance = cascade_at(cascades["cascade"], task.glance_tau)
     metrics |= {
         "difficulty/easy_share": float(easy.float().mean()),
         "glance/cascade_acc": glance.scores["acc"],
@@ -427,12 +427,13 @@ def cascade_at(points: Sequence[Point], tau: float) -> Point:
     return next(p for p in points if p.setting == f"tau{tau:g}")
 
 
-def _measure_wallclock(pipe: Pipeline, points: list[Point], cascades: dict[str, list[Point]],
+def _measure_wallclock(pipe: Pipeline, points: list[Point], glance: Point,
                        early: dict[str, list[Point]], probs: dict[str, Tensor],
                        models: dict[str, nn.Module],
                        exit_choices: dict[str, list[tuple[str, Tensor]]]) -> None:
-    """Seconds over the evaluation set of every point, batched as the evaluation (one warm-up
-    pass of each model first)."""
+    """Seconds over the evaluation set, batched as the evaluation (one warm-up pass of each
+    model first), of each model alone, the cascade at the glance tau, and DeeBERT's and PABEE's
+    points nearest to the cascade's speed-up (layers): the matched comparison."""
     task, device = pipe.task, pipe.ctx.device
     for p in points:
         spec = task.large if p.setting == "large" else task.small
@@ -440,10 +441,10 @@ def _measure_wallclock(pipe: Pipeline, points: list[Point], cascades: dict[str, 
         batches = eval_batches(enc.evaluation, enc.tokenizer, task.eval_batch_size, device)
         forward_all(models[p.setting], batches)
         p.seconds = timed(lambda m=models[p.setting], b=batches: forward_all(m, b), device)
-    for method, first in (("cascade", "small"), ("cascade_no_dar", "small_plain")):
-        for p, tau in zip(cascades[method], task.taus, strict=True):
-            _, exits = cascade_probs([probs[first], probs["large"]], tau)
-            p.seconds = _time_cascade(pipe, models[first], models["large"], exits)
+    _, exits = cascade_probs([probs["small"], probs["large"]], task.glance_tau)
+    glance.seconds = _time_cascade(pipe, models["small"], models["large"], exits)
     for method in ("deebert", "pabee"):
-        for p, (_, exits) in zip(early[method], exit_choices[method], strict=True):
-            p.seconds = _time_exits(pipe, models[method], exits)
+        nearest = min(range(len(early[method])),
+                      key=lambda i: abs(early[method][i].speedup_layers - glance.speedup_layers))
+        early[method][nearest].seconds = _time_exits(pipe, models[method],
+                                                     exit_choices[method][nearest][1])

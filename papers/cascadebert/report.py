@@ -9,13 +9,11 @@ cascade's speed-up, and calibration. Each value is the mean over the newest run 
 
 from __future__ import annotations
 
-import argparse
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 
 from common.metrics import mean_std
-from common.report import Run, load_local, newest_per
+from common.report import Run, newest_per, report_cli
 
 OFFICIAL_MRPC = {  # tau: (acc, F1, speed-up), official run, seed 1234, 408 dev examples
     0.6: (80.88, 87.30, 4.12), 0.7: (81.62, 87.73, 3.21), 0.8: (82.60, 88.34, 2.63),
@@ -95,18 +93,5 @@ def report(runs: Sequence[Run]) -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("dirs", nargs="*", type=Path, default=[Path("runs/cascadebert")])
-    args = parser.parse_args(argv)
-    runs = [r for r in load_local(args.dirs, paper="cascadebert") if r.name != "smoke"]
-    if not runs:
-        print(f"no finished cascadebert run under {[str(d) for d in args.dirs]}")
-        return 1
-    print(report(runs))
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(report_cli("cascadebert", __doc__, report))

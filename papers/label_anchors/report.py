@@ -9,13 +9,11 @@ are GPT2-XL's (Table 1 and Sec. 3.2 of Wang et al., EMNLP 2023).
 
 from __future__ import annotations
 
-import argparse
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 
 from common.metrics import mean_std
-from common.report import Run, load_local, newest_per
+from common.report import Run, newest_per, report_cli
 
 DATASETS = ("sst2", "trec", "ag_news", "emo")
 TABLE1 = {  # Table 1, GPT2-XL, accuracy (%)
@@ -71,6 +69,8 @@ def table1(values: dict[str, dict[str, list[float]]], model: str) -> list[str]:
 
 def compression(values: dict[str, dict[str, list[float]]], model: str) -> list[str]:
     present = [d for d in DATASETS if any(k.startswith("compression/") for k in values.get(d, {}))]
+    if not present:
+        return []
     out = [f"### Compression (Sec. 3.2), {model}: label loyalty / word loyalty / accuracy (%)",
            "", "| method | paper (4-task mean) | " + " | ".join(present) + " |",
            "| --- | --- |" + " --- |" * len(present)]
@@ -128,18 +128,5 @@ def report(runs: Sequence[Run]) -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("dirs", nargs="*", type=Path, default=[Path("runs/label_anchors")])
-    args = parser.parse_args(argv)
-    runs = load_local(args.dirs, paper="label_anchors")
-    if not runs:
-        print(f"no finished label_anchors run under {[str(d) for d in args.dirs]}")
-        return 1
-    print(report(runs))
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(report_cli("label_anchors", __doc__, report))

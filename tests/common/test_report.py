@@ -39,3 +39,16 @@ def test_repeated_seed_keeps_its_newest_run_and_n_counts_seeds(tmp_path):
     (group,) = group_runs(load_local([tmp_path]))
     assert group.n == 2 and group.stats["test/acc"][0] == 0.80
     assert "sample std" in markdown_long([group]) and "n distinct seeds" in markdown_wide([group])
+
+
+def test_report_cli_renders_the_papers_runs_without_smoke(tmp_path, capsys):
+    from common.report import report_cli
+
+    write_run(tmp_path / "a", 0, "gcn", 0.8)
+    smoke = json.loads((tmp_path / "a" / "results.json").read_text())
+    smoke["config"]["name"] = "smoke"
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "results.json").write_text(json.dumps(smoke))
+    assert report_cli("p", "d", lambda runs: f"{len(runs)} runs", [str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip() == "1 runs"
+    assert report_cli("q", "d", lambda runs: "", [str(tmp_path)]) == 1
