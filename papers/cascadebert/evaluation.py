@@ -132,4 +132,4 @@ def forward_exits(model: nn.Module, batches_by_depth: Mapping[int, Sequence[Mapp
                 hidden = model.encoder(**encoder_inputs(batch),
                                        output_hidden_states=True).hidden_states
                 for head, h in zip(model.heads[:depth], hidden[1:], strict=True):
-                    head(h)
+                    head(h, batch["attention_mask"])

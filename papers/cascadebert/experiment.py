@@ -33,7 +33,7 @@ from torch.nn import functional as F
 
 from common.context import RunContext
 from common.metrics import expected_calibration_error
-from common.params import ConfigError, check_positive
+from common.params import ConfigError, check_choice, check_positive
 from common.text.classification import collate_fn, tokenize
 from common.text.data import TextDataset
 from common.text.models import load_by_name
@@ -57,7 +57,7 @@ from papers.cascadebert.evaluation import (
     point,
     timed,
 )
-from papers.cascadebert.models import CompleteModel, MultiExitModel
+from papers.cascadebert.models import POOLINGS, CompleteModel, MultiExitModel
 
 BATCH_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "labels", "easy")
 Loss = Callable[[nn.Module, dict[str, Tensor]], Tensor | tuple[Tensor, dict[str, float]]]
@@ -100,6 +100,7 @@ class CascadeTask:
     train_size: int | None = None
     eval_size: int | None = None
     max_length: int = 128
+    pooling: str = "cls"
     batch_size: int = 16
     eval_batch_size: int = 64
     difficulty: DifficultyParams = field(default_factory=DifficultyParams)
@@ -116,6 +117,7 @@ class CascadeTask:
         for key in ("train_size", "eval_size", "max_length", "batch_size", "eval_batch_size",
                     "ece_bins"):
             check_positive(f"task.{key}", getattr(self, key))
+        check_choice("task.pooling", self.pooling, POOLINGS)
         check_positive("task.small.layers", self.small.layers)
         check_positive("task.large.layers", self.large.layers)
         check_positive("task.difficulty.seeds", self.difficulty.seeds)
@@ -218,7 +220,7 @@ class Pipeline:
         small model with DAR and the first difficulty seed start from the same weights."""
         encoder = self.encoder(spec, index)
         with self.ctx.seeded("init", index):
-            return CompleteModel(encoder, self.num_labels).to(self.ctx.device)
+            return CompleteModel(encoder, self.num_labels, self.task.pooling).to(self.ctx.device)
 
     def fit(self, name: str, model: nn.Module, spec: ModelSpec, loss: Loss, *,
             index: int = 0, params: Sequence[nn.Parameter] | None = None) -> None:
@@ -332,7 +334,8 @@ def run_cascadebert(ctx: RunContext, task: CascadeTask) -> dict[str, float]:
 
     pabee_encoder = pipe.encoder(task.large)
     with ctx.seeded("init"):
-        pabee = MultiExitModel(pabee_encoder, pipe.num_labels, shared_pooler=True).to(ctx.device)
+        pabee = MultiExitModel(pabee_encoder, pipe.num_labels, shared_pooler=True,
+                               pooling=task.pooling).to(ctx.device)
     pipe.fit("pabee", pabee, task.large, lambda m, b: pabee_loss(m(b), b["labels"]))
 
     return evaluate(pipe, small, small_plain, large, deebert, pabee, easy)

@@ -28,6 +28,7 @@ cascadebert-large: $(SETUP) models-large
 cascadebert-paper: $(SETUP)
 	$(CASCADEBERT_RUN) experiment=cascadebert/glue task.small.model=bert-uncased-l2-h768 \
 	  task.small.layers=null task.large.model=bert-base-uncased task.train_size=null \
+	  task.pooling=cls optim.lr=2e-5 \
 	  trainer.max_epochs=5 data=sst2,mrpc,rte,qnli seed=1234
 	$(MAKE) cascadebert-report
 

@@ -36,7 +36,8 @@ def test_multi_exit_heads_read_each_layer(encoder):
     logits = model(batch)
     assert logits.shape == (3, 2, 2)
     for layer in range(3):
-        assert torch.allclose(logits[layer], model.heads[layer](hidden[layer + 1]), atol=1e-6)
+        assert torch.allclose(logits[layer], model.heads[layer](hidden[layer + 1],
+                                                                batch["attention_mask"]), atol=1e-6)
     separate = MultiExitModel(copy.deepcopy(enc), 2, shared_pooler=False)
     assert separate.heads[0].pooler is not separate.heads[1].pooler
 
@@ -63,3 +64,15 @@ def test_deebert_second_stage_keeps_the_trained_classifier(encoder):
     assert torch.equal(model.heads[0].pooler.weight, pretrained.weight)
     batch = _batch(tok)
     assert torch.allclose(model(batch)[-1], trained(batch), atol=1e-6)
+
+
+def test_mean_pooling_ignores_padding(encoder):
+    enc, tok = encoder
+    model = CompleteModel(enc, 2, pooling="mean").eval()
+    batch = _batch(tok)
+    hidden = enc(**batch).last_hidden_state
+    mask = batch["attention_mask"]
+    short = int(mask[0].sum())
+    vector = hidden[0, :short].mean(0)
+    want = model.head.classifier(torch.tanh(model.head.pooler(vector)))
+    assert torch.allclose(model(batch)[0], want, atol=1e-5)
