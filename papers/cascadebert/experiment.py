@@ -44,6 +44,7 @@ from papers.cascadebert.dar import dar_loss, difficulty_labels
 from papers.cascadebert.early_exit import (
     deebert_exits,
     deebert_ramp_loss,
+    entropy,
     exit_outputs,
     pabee_exits,
     pabee_loss,
@@ -109,7 +110,8 @@ class CascadeTask:
     entropies: list[float] = field(default_factory=lambda: [
         0.0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
     patiences: list[int] | None = None
-    glance_tau: float = 0.8
+    threshold_quantiles: int = 20
+    target_speedup: float = 2.0
     ece_bins: int = 10
     wallclock: bool = True
 
@@ -128,13 +130,12 @@ class CascadeTask:
                               "null means all seeds")
         check_positive("task.dar.weight", self.dar.weight, allow_zero=True)
         check_positive("task.dar.margin", self.dar.margin, allow_zero=True)
-        for i, tau in enumerate([*self.taus, self.glance_tau]):
+        check_positive("task.target_speedup", self.target_speedup)
+        check_positive("task.threshold_quantiles", self.threshold_quantiles, allow_zero=True)
+        for i, tau in enumerate(self.taus):
             if not 0 <= tau < 1:
                 raise ConfigError(f"task.taus[{i}]", f"{tau} is not a probability in [0, 1)",
                                   "thresholds on the max softmax probability, e.g. 0.8")
-        if self.glance_tau not in self.taus:
-            raise ConfigError("task.glance_tau", f"{self.glance_tau} is not among task.taus",
-                              "add it to task.taus or pick one of them")
         for i, s in enumerate(self.entropies):
             check_positive(f"task.entropies[{i}]", s, allow_zero=True)
         for i, t in enumerate(self.patiences or []):
@@ -370,17 +371,18 @@ def evaluate(pipe: Pipeline, small: CompleteModel, small_plain: CompleteModel,
     cascades: dict[str, list[Point]] = {}
     for method, first in (("cascade", "small"), ("cascade_no_dar", "small_plain")):
         settings = []
-        for tau in task.taus:
+        for tau in sweep(task.taus, confidence(probs[first]), task.threshold_quantiles):
             out, exits = cascade_probs([probs[first], probs["large"]], tau)
-            settings.append((f"tau{tau:g}", out, run_costs(layer_costs, exits),
+            settings.append((f"tau{tau:.6g}", out, run_costs(layer_costs, exits),
                              run_costs(per_model_flops, exits)))
         cascades[method] = _curve_points(method, settings, labels, ref_layers, ref_flops, bins)
 
     patiences = task.patiences or list(range(1, ref_layers))
     early: dict[str, list[Point]] = {}
     exit_choices = {
-        "deebert": [(f"S{s:g}", deebert_exits(layer_probs["deebert"].log(), s))
-                    for s in task.entropies],
+        "deebert": [(f"S{s:.6g}", deebert_exits(layer_probs["deebert"].log(), s))
+                    for s in sweep(task.entropies, entropy(layer_probs["deebert"][:-1].log()),
+                                   task.threshold_quantiles)],
         "pabee": [(f"t{t}", pabee_exits(layer_probs["pabee"].log(), t)) for t in patiences],
     }
     for method, choices in exit_choices.items():
@@ -391,7 +393,7 @@ def evaluate(pipe: Pipeline, small: CompleteModel, small_plain: CompleteModel,
                              large_shape.flops(large_tokens, ran, exits=ran)))
         early[method] = _curve_points(method, settings, labels, ref_layers, ref_flops, bins)
 
-    glance = cascade_at(cascades["cascade"], task.glance_tau)
+    glance = nearest(cascades["cascade"], task.target_speedup)
     if task.wallclock:
         models = {"small": small, "small_plain": small_plain, "large": large,
                   "deebert": deebert, "pabee": pabee}
@@ -410,13 +412,12 @@ def evaluate(pipe: Pipeline, small: CompleteModel, small_plain: CompleteModel,
         metrics |= p.metrics()
     metrics |= {
         "difficulty/easy_share": float(easy.float().mean()),
-        "glance/cascade_acc": glance.scores["acc"],
+        "glance/target_speedup": task.target_speedup,
+        **{f"glance/{method}_acc": interpolate(curve, task.target_speedup)
+           for method, curve in curves.items()},
+        "glance/cascade_tau": float(glance.setting[3:]),
         "glance/cascade_speedup": glance.speedup_layers,
         "glance/cascade_ece": glance.ece,
-        "glance/deebert_acc_at_cascade_speedup": interpolate(early["deebert"],
-                                                             glance.speedup_layers),
-        "glance/pabee_acc_at_cascade_speedup": interpolate(early["pabee"],
-                                                           glance.speedup_layers),
         "ece/small": expected_calibration_error(probs["small"], labels, bins),
         "ece/small_no_dar": expected_calibration_error(probs["small_plain"], labels, bins),
         "ece/large": expected_calibration_error(probs["large"], labels, bins),
@@ -425,9 +426,19 @@ def evaluate(pipe: Pipeline, small: CompleteModel, small_plain: CompleteModel,
     return {k: v for k, v in metrics.items() if np.isfinite(v)}
 
 
-def cascade_at(points: Sequence[Point], tau: float) -> Point:
-    """The cascade's point at threshold ``tau`` (one of ``task.taus``)."""
-    return next(p for p in points if p.setting == f"tau{tau:g}")
+def sweep(fixed: Sequence[float], values: Tensor, quantiles: int) -> list[float]:
+    """The thresholds of a curve: the ``fixed`` ones and the (q / quantiles)-quantiles of
+    ``values`` (confidences or entropies on the evaluation set, q = 1 .. quantiles - 1), so that
+    a model whose scores sit in a narrow band still gets a curve across its speed-ups."""
+    extra = (torch.quantile(values.flatten().double(),
+                            torch.linspace(0, 1, quantiles + 1, dtype=torch.float64)[1:-1])
+             if quantiles > 1 else torch.empty(0))
+    return sorted({round(float(v), 6) for v in [*fixed, *extra.tolist()]})
+
+
+def nearest(points: Sequence[Point], speedup: float) -> Point:
+    """The point whose layer-count speed-up is closest to ``speedup``."""
+    return min(points, key=lambda p: abs(p.speedup_layers - speedup))
 
 
 def _measure_wallclock(pipe: Pipeline, points: list[Point], glance: Point,
@@ -435,8 +446,8 @@ def _measure_wallclock(pipe: Pipeline, points: list[Point], glance: Point,
                        models: dict[str, nn.Module],
                        exit_choices: dict[str, list[tuple[str, Tensor]]]) -> None:
     """Seconds over the evaluation set, batched as the evaluation (one warm-up pass of each
-    model first), of each model alone, the cascade at the glance tau, and DeeBERT's and PABEE's
-    points nearest to the cascade's speed-up (layers): the matched comparison."""
+    model first), of each model alone, the cascade's point nearest the target speed-up, and
+    DeeBERT's and PABEE's points nearest to its speed-up (layers): the matched comparison."""
     task, device = pipe.task, pipe.ctx.device
     for p in points:
         spec = task.large if p.setting == "large" else task.small
@@ -444,10 +455,9 @@ def _measure_wallclock(pipe: Pipeline, points: list[Point], glance: Point,
         batches = eval_batches(enc.evaluation, enc.tokenizer, task.eval_batch_size, device)
         forward_all(models[p.setting], batches)
         p.seconds = timed(lambda m=models[p.setting], b=batches: forward_all(m, b), device)
-    _, exits = cascade_probs([probs["small"], probs["large"]], task.glance_tau)
+    _, exits = cascade_probs([probs["small"], probs["large"]], float(glance.setting[3:]))
     glance.seconds = _time_cascade(pipe, models["small"], models["large"], exits)
     for method in ("deebert", "pabee"):
-        nearest = min(range(len(early[method])),
-                      key=lambda i: abs(early[method][i].speedup_layers - glance.speedup_layers))
-        early[method][nearest].seconds = _time_exits(pipe, models[method],
-                                                     exit_choices[method][nearest][1])
+        closest = nearest(early[method], glance.speedup_layers)
+        closest.seconds = _time_exits(pipe, models[method],
+                                      exit_choices[method][early[method].index(closest)][1])

@@ -3,34 +3,58 @@
     .venv/bin/python -m papers.cascadebert.report [runs/cascadebert ...]
 
 One block per (small, large, dataset): the cascade at every tau beside the official shipped
-MRPC results (2L -> 12L BERT, ``saved_models/`` of lancopku/CascadeBERT), the methods at the
-cascade's speed-up, and calibration. Each value is the mean over the newest run per seed.
+MRPC results (2L -> 12L BERT, ``saved_models/`` of lancopku/CascadeBERT), every method's
+accuracy interpolated at matched speed-ups (from each run's per-point metrics), and
+calibration. Each value is the mean over the newest run per seed.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from common.metrics import mean_std
 from common.report import Run, newest_per, report_cli
+from papers.cascadebert.evaluation import Point, interpolate
+from papers.cascadebert.experiment import nearest
+from papers.cascadebert.figures import LABELS
 
 OFFICIAL_MRPC = {  # tau: (acc, F1, speed-up), official run, seed 1234, 408 dev examples
     0.6: (80.88, 87.30, 4.12), 0.7: (81.62, 87.73, 3.21), 0.8: (82.60, 88.34, 2.63),
     0.9: (84.31, 89.40, 2.12),
 }
 OFFICIAL_MRPC_SMALL = (78.92, 86.04)  # the 2L model alone (the shipped speed-up-1.00 file)
+METHODS = ("cascade", "cascade_no_dar", "deebert", "pabee")
+SPEEDUPS = (1.5, 2.0, 2.5)
 
 
-def _key(run: Run) -> tuple[str, str, str]:
+def _key(run: Run) -> tuple[str, str, str, str]:
     def spec(which: str) -> str:
         layers = run.config.get(f"task.{which}.layers")
         return str(run.config.get(f"task.{which}.model")) + (f"-{layers}L" if layers else "")
-    return spec("small"), spec("large"), str(run.config.get("data.name"))
+    return run.name, spec("small"), spec("large"), str(run.config.get("data.name"))
 
 
 def _mean(runs: Sequence[Run], metric: str, scale: float = 100.0) -> str:
     values = [float(r.metrics[metric]) * scale for r in runs if metric in r.metrics]
+    if not values:
+        return "-"
+    mean, std = mean_std(values)
+    return f"{mean:.2f}" if len(values) < 2 else f"{mean:.2f} ± {std:.2f}"
+
+
+def curve(run: Run, method: str) -> list[Point]:
+    """A method's operating points rebuilt from a run's ``<method>/<setting>/...`` metrics."""
+    settings = sorted({k.split("/")[1] for k in run.metrics if k.startswith(f"{method}/")
+                       and k.endswith("/speedup_layers")})
+    m = run.metrics
+    return [Point(method, s, {"acc": m[f"{method}/{s}/acc"]}, m[f"{method}/{s}/speedup_layers"],
+                  m[f"{method}/{s}/speedup_flops"], m[f"{method}/{s}/ece"]) for s in settings]
+
+
+def _mean_of(runs: Sequence[Run], value: Callable[[Run], float], scale: float = 100.0) -> str:
+    values = [v * scale for v in (value(r) for r in runs) if v == v]
     if not values:
         return "-"
     mean, std = mean_std(values)
@@ -52,11 +76,10 @@ def _row(name: str, paper: Sequence[float | None] | None, runs: Sequence[Run],
     return f"| {name} | " + " | ".join(cells + ours) + " |"
 
 
-def block(key: tuple[str, str, str], runs: Sequence[Run]) -> list[str]:
-    small, large, data = key
-    taus = sorted({float(m.split("/")[1][3:]) for r in runs for m in r.metrics
-                   if m.startswith("cascade/tau") and m.endswith("/acc")})
-    out = [f"### {data}: {small} -> {large} (n = {len(runs)} seed(s))", "",
+def block(key: tuple[str, str, str, str], runs: Sequence[Run]) -> list[str]:
+    name, small, large, data = key
+    taus = sorted({tau for r in runs for tau in json.loads(r.config.get("task.taus", "[]"))})
+    out = [f"### {data}: {small} -> {large}, experiment {name} (n = {len(runs)} seed(s))", "",
            "| setting | paper acc | paper F1 | paper speed-up | ours acc | ours F1 | "
            "ours speed-up (layers) | ours speed-up (FLOPs) | ours speed-up (wall) |",
            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -68,23 +91,24 @@ def block(key: tuple[str, str, str], runs: Sequence[Run]) -> list[str]:
     for which, name in names.items():
         paper = (*OFFICIAL_MRPC_SMALL, None) if (data == "mrpc" and which == "small") else None
         out.append(_row(name, paper, runs, f"alone/{which}"))
-    out += ["", "| at the cascade's glance tau | accuracy | ECE (%) |", "| --- | --- | --- |",
-            f"| cascade (DAR) | {_mean(runs, 'glance/cascade_acc')} | "
-            f"{_mean(runs, 'glance/cascade_ece')} |",
-            f"| DeeBERT, same speed-up (interpolated) | "
-            f"{_mean(runs, 'glance/deebert_acc_at_cascade_speedup')} | - |",
-            f"| PABEE, same speed-up (interpolated) | "
-            f"{_mean(runs, 'glance/pabee_acc_at_cascade_speedup')} | - |",
-            f"| speed-up (layers) | {_mean(runs, 'glance/cascade_speedup', 1)} | |",
-            "", "| model | ECE (%), 10 bins |", "| --- | --- |",
-            f"| small, DAR | {_mean(runs, 'ece/small')} |",
-            f"| small, no DAR | {_mean(runs, 'ece/small_no_dar')} |",
-            f"| large | {_mean(runs, 'ece/large')} |"]
+    out += ["", "| accuracy (%) at speed-up (layers, interpolated) | "
+            + " | ".join(LABELS[m] for m in METHODS) + " |", "| --- |" + " --- |" * len(METHODS)]
+    for target in SPEEDUPS:
+        out.append(f"| {target:g}x | " + " | ".join(
+            _mean_of(runs, lambda r, m=m, t=target: interpolate(curve(r, m), t)) for m in METHODS)
+            + " |")
+    out += ["", "| ECE (%), 10 bins | value |", "| --- | --- |",
+            f"| small alone, DAR | {_mean(runs, 'ece/small')} |",
+            f"| small alone, no DAR | {_mean(runs, 'ece/small_no_dar')} |",
+            f"| large alone | {_mean(runs, 'ece/large')} |"]
+    for method in METHODS:
+        out.append(f"| {LABELS[method]}, point nearest {SPEEDUPS[1]:g}x | " + _mean_of(
+            runs, lambda r, m=method: nearest(curve(r, m), SPEEDUPS[1]).ece) + " |")
     return out
 
 
 def report(runs: Sequence[Run]) -> str:
-    groups: dict[tuple[str, str, str], list[Run]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, str], list[Run]] = defaultdict(list)
     for run in runs:
         groups[_key(run)].append(run)
     out: list[str] = []

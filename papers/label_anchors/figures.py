@@ -25,13 +25,13 @@ def flows(shares: np.ndarray, title: str, path: Path) -> Path:
 
 
 def deep_layers(aucs: np.ndarray, shares: np.ndarray, title: str, path: Path) -> Path:
-    """AUCROC_l and R_l per layer."""
+    """AUCROC_l and R_l per layer (R_l dips below 0 where early layers' AUC is under 0.5)."""
     layers = np.arange(len(aucs))
     with figure(path, (5, 3.5)) as (_, ax):
         ax.plot(layers, aucs, label="AUCROC_l")
         ax.plot(layers, shares, label="R_l")
         ax.axhline(0.5, color="grey", lw=0.5, ls=":")
-        ax.set(xlabel="layer", ylim=(0, 1.05), title=title)
+        ax.set(xlabel="layer", ylim=(min(0.0, float(np.min(shares))) - 0.05, 1.05), title=title)
         ax.legend(fontsize=7)
     return path
 
