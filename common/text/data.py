@@ -71,3 +71,10 @@ def dataset_config(name: str):
 def dataset_by_name(name: str) -> TextDataset:
     """``instantiate`` the data config ``name``."""
     return instantiate(dataset_config(name))
+
+
+def seeded_subset(ds: datasets.Dataset, size: int | None, seed: int) -> datasets.Dataset:
+    """``size`` rows drawn with ``seed`` (all rows, in order, when ``size`` is None or larger)."""
+    if size is None or size >= ds.num_rows:
+        return ds
+    return ds.shuffle(seed=seed).select(range(size))

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import datasets
 from hydra.utils import instantiate
 
 from common.context import RunContext
 from common.params import ConfigError, check_positive
 from common.text.classification import fine_tune, tokenize
-from common.text.data import TextDataset
+from common.text.data import TextDataset, seeded_subset
 from common.text.models import load_from_config
 
 
@@ -41,13 +40,6 @@ class ClassifyTask:
                               "evaluate on a held-out split, e.g. task.eval_split=validation")
 
 
-def _subset(ds: datasets.Dataset, size: int | None, seed: int) -> datasets.Dataset:
-    """``size`` rows drawn with ``seed`` (all rows, in order, when ``size`` is None or larger)."""
-    if size is None or size >= ds.num_rows:
-        return ds
-    return ds.shuffle(seed=seed).select(range(size))
-
-
 def run_classify(ctx: RunContext, task: ClassifyTask) -> dict[str, float]:
     """Fine-tune the configured encoder with a fresh classification head; report the best
     evaluation's ``<eval_split>/acc``, ``/macro_f1`` and ``/loss`` (selected on that split by
@@ -59,8 +51,8 @@ def run_classify(ctx: RunContext, task: ClassifyTask) -> dict[str, float]:
     """
     data: TextDataset = instantiate(ctx.cfg.data)
     split_seed = ctx.seed_for("split")
-    train = _subset(data.load(task.train_split), task.train_size, split_seed)
-    evaluation = _subset(data.load(task.eval_split), task.eval_size, split_seed)
+    train = seeded_subset(data.load(task.train_split), task.train_size, split_seed)
+    evaluation = seeded_subset(data.load(task.eval_split), task.eval_size, split_seed)
     num_labels = train.features[data.label_field].num_classes
     with ctx.seeded("init"):
         model, tokenizer = load_from_config(

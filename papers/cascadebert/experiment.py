@@ -35,7 +35,7 @@ from common.context import RunContext
 from common.metrics import expected_calibration_error
 from common.params import ConfigError, check_choice, check_positive
 from common.text.classification import collate_fn, tokenize
-from common.text.data import TextDataset
+from common.text.data import TextDataset, seeded_subset
 from common.text.models import load_by_name
 from common.training import SeededBatches, Trainer
 from papers.cascadebert import figures
@@ -155,12 +155,6 @@ class Encoded:
         return torch.tensor([len(ids) for ids in self.evaluation["input_ids"]])
 
 
-def _subset(ds: datasets.Dataset, size: int | None, seed: int) -> datasets.Dataset:
-    if size is None or size >= ds.num_rows:
-        return ds
-    return ds.shuffle(seed=seed).select(range(size))
-
-
 def _collate(tokenizer) -> Callable[[Sequence[Mapping[str, Any]]], dict[str, Tensor]]:
     base = collate_fn(tokenizer)
 
@@ -193,8 +187,8 @@ class Pipeline:
         self.ctx, self.task = ctx, task
         data: TextDataset = instantiate(ctx.cfg.data)
         seed = ctx.seed_for("split")
-        self.train = _subset(data.load(task.train_split), task.train_size, seed)
-        self.evaluation = _subset(data.load(task.eval_split), task.eval_size, seed)
+        self.train = seeded_subset(data.load(task.train_split), task.train_size, seed)
+        self.evaluation = seeded_subset(data.load(task.eval_split), task.eval_size, seed)
         self.num_labels = self.train.features[data.label_field].num_classes
         self.labels = torch.tensor(self.evaluation[data.label_field])
         self.data = data

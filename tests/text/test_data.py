@@ -83,3 +83,14 @@ def test_pair_and_icl_fields_from_config():
     trec = dataset_by_name("trec")
     assert trec.label_field == "coarse_label"
     assert trec.icl.label_words[0] == "Abbreviation"
+
+
+def test_seeded_subset_is_reproducible_and_whole_when_large():
+    import datasets
+
+    from common.text.data import seeded_subset
+
+    ds = datasets.Dataset.from_dict({"x": list(range(10))})
+    a, b = seeded_subset(ds, 4, seed=1), seeded_subset(ds, 4, seed=1)
+    assert a["x"] == b["x"] and len(set(a["x"])) == 4
+    assert seeded_subset(ds, None, 1) is ds and seeded_subset(ds, 10, 1) is ds
