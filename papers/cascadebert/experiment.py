@@ -30,6 +30,7 @@ import torch
 from hydra.utils import instantiate
 from torch import Tensor, nn
 from torch.nn import functional as F
+from transformers.utils import logging as hf_logging
 
 from common.context import RunContext
 from common.metrics import expected_calibration_error
@@ -207,8 +208,14 @@ class Pipeline:
         """The pretrained encoder of ``spec`` (cut to ``spec.layers``), loaded under the
         ``init`` seed stream ``index``."""
         options = {} if spec.layers is None else {"num_hidden_layers": spec.layers}
-        with self.ctx.seeded("init", index):
-            return load_by_name(spec.model, head="base", **options).model
+        verbosity = hf_logging.get_verbosity()
+        if spec.layers is not None:  # the dropped layers' weights are reported as unexpected
+            hf_logging.set_verbosity_error()
+        try:
+            with self.ctx.seeded("init", index):
+                return load_by_name(spec.model, head="base", **options).model
+        finally:
+            hf_logging.set_verbosity(verbosity)
 
     def complete_model(self, spec: ModelSpec, index: int = 0) -> CompleteModel:
         """A pretrained encoder with a new classifier, both seeded by stream ``index``: the
