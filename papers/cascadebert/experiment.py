@@ -112,7 +112,7 @@ class CascadeTask:
         0.0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
     patiences: list[int] | None = None
     threshold_quantiles: int = 20
-    target_speedup: float = 2.0
+    target_speedup: float = 4.0
     ece_bins: int = 10
     wallclock: bool = True
 

@@ -1,5 +1,5 @@
 # CascadeBERT (Li et al., Findings of EMNLP 2021): see papers/cascadebert/README.md.
-# `make cascadebert`: the cascade (MiniLM 2L -> 6L, DAR), DeeBERT and PABEE on SST-2 and MRPC at
+# `make cascadebert`: the cascade (MiniLM 1L -> 6L, DAR), DeeBERT and PABEE on SST-2 and MRPC at
 # CPU scale, then the paper | ours tables; `make cascadebert-large`: the issue's MiniLM-L6 ->
 # MPNet-base pair (needs `make models-large`; hours on a CPU); `make cascadebert-paper`: BERT-2L ->
 # BERT-base, full GLUE training sets, 5 epochs (downloads the models; a GPU machine);
