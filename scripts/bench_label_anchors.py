@@ -1,7 +1,7 @@
 """Cost of label_anchors' attention hooks and the speed-up of hidden-anchor compression, as
 ratios measured side by side in one run.
 
-    .venv/bin/python scripts/bench_label_anchors.py [--model smollm2-135m] [--data ag_news]
+    .venv/bin/python scripts/bench_label_anchors.py [--model smollm2-135m] [--data trec]
         [--queries 20] [--shots 1,4] [--repeats 3] [--threads 1]
 
 1. One ICL forward (batch 1) with transformers' eager attention, with ours
@@ -100,7 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--model", default="smollm2-135m")
-    parser.add_argument("--data", default="ag_news")
+    parser.add_argument("--data", default="trec")
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--shots", default="1,4")
     parser.add_argument("--repeats", type=int, default=3)
