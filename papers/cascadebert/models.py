@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
+from transformers.utils.output_capturing import maybe_install_capturing_hooks
 
 from common.text.classification import mean_pool
 
@@ -131,7 +132,12 @@ def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
 @contextmanager
 def truncated(encoder: nn.Module, depth: int) -> Iterator[nn.Module]:
     """The encoder running only its first ``depth`` layers (for timing an exit at ``depth``:
-    the same computation as stopping there)."""
+    the same computation as stopping there).
+
+    transformers installs its ``output_hidden_states`` hooks lazily, on the layers present at
+    the first such call: they are installed here first, on every layer, or a model first called
+    truncated would later return too few hidden states."""
+    maybe_install_capturing_hooks(encoder)
     stack = encoder.encoder
     layers = stack.layer
     stack.layer = layers[:depth]

@@ -53,6 +53,15 @@ def test_truncated_encoder_equals_the_first_layers(encoder):
     assert len(enc.encoder.layer) == 3
 
 
+def test_truncating_first_does_not_lose_hidden_states_later(encoder):
+    enc, tok = encoder
+    batch = _batch(tok)
+    with torch.no_grad():
+        with truncated(enc, 1):
+            assert len(enc(**batch, output_hidden_states=True).hidden_states) == 2
+        assert len(enc(**batch, output_hidden_states=True).hidden_states) == 4
+
+
 def test_deebert_second_stage_keeps_the_trained_classifier(encoder):
     enc, tok = encoder
     trained = CompleteModel(enc, 2).eval()
