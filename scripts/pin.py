@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import compose  # noqa: E402
-from test_regression_pins import PINS, is_pinned  # noqa: E402
+from test_regression_pins import PINS, cpu_signature, is_pinned  # noqa: E402
 
 from common.run import execute  # noqa: E402
 
@@ -26,8 +26,8 @@ def pin(experiment: str) -> Path:
         results = execute(compose(experiment), Path(tmp) / "run")
     metrics = {k: v for k, v in results["metrics"].items() if is_pinned(k)}
     path = PINS / f"{experiment.replace('/', '__')}.json"
-    path.write_text(json.dumps({"experiment": experiment, "metrics": metrics}, indent=1,
-                               sort_keys=True) + "\n")
+    path.write_text(json.dumps({"experiment": experiment, "cpu": cpu_signature(),
+                                "metrics": metrics}, indent=1, sort_keys=True) + "\n")
     return path
 
 
