@@ -136,6 +136,15 @@ def newest_per_seed(runs: list[Run]) -> list[Run]:
 STD_NOTE = "mean ± sample std (ddof=1) over n distinct seeds"
 
 
+def format_mean(values: Iterable[float], digits: int = 2) -> str:
+    """A table cell: the mean of the finite ``values`` ("-" for none), ``± std`` from two on."""
+    kept = [float(v) for v in values if v == v]
+    if not kept:
+        return "-"
+    mean, std = mean_std(kept)
+    return f"{mean:.{digits}f}" if len(kept) < 2 else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
 def _fmt(mean: float, std: float, n: int) -> str:
     return f"{mean:.4f}" if n < 2 else f"{mean:.4f} ± {std:.4f}"
 

@@ -30,7 +30,6 @@ import torch
 from hydra.utils import instantiate
 from torch import Tensor, nn
 from torch.nn import functional as F
-from transformers.utils import logging as hf_logging
 
 from common.context import RunContext
 from common.metrics import expected_calibration_error
@@ -173,9 +172,11 @@ def _columns(ds: datasets.Dataset) -> datasets.Dataset:
 
 
 def eval_batches(ds: datasets.Dataset, tokenizer, size: int, device: torch.device
-             ) -> list[dict[str, Tensor]]:
-    """Evaluation batches in row order, on the device."""
-    rows, collate = _columns(ds), _collate(tokenizer)
+                 ) -> list[dict[str, Tensor]]:
+    """Evaluation batches in row order, moved to the device once, so that timed passes measure
+    the models only. Not the language core's ``loader``: iterating a DataLoader draws from
+    torch's global RNG, which would move DeeBERT's ramp initialisation and every pinned number."""
+    rows, collate = _columns(ds), collate_fn(tokenizer)
     return [{k: v.to(device) for k, v in collate(rows.select(range(i, min(i + size, len(rows))))
                                                  ).items()}
             for i in range(0, len(rows), size)]
@@ -208,14 +209,8 @@ class Pipeline:
         """The pretrained encoder of ``spec`` (cut to ``spec.layers``), loaded under the
         ``init`` seed stream ``index``."""
         options = {} if spec.layers is None else {"num_hidden_layers": spec.layers}
-        verbosity = hf_logging.get_verbosity()
-        if spec.layers is not None:  # the dropped layers' weights are reported as unexpected
-            hf_logging.set_verbosity_error()
-        try:
-            with self.ctx.seeded("init", index):
-                return load_by_name(spec.model, head="base", **options).model
-        finally:
-            hf_logging.set_verbosity(verbosity)
+        with self.ctx.seeded("init", index):
+            return load_by_name(spec.model, head="base", **options).model
 
     def complete_model(self, spec: ModelSpec, index: int = 0) -> CompleteModel:
         """A pretrained encoder with a new classifier, both seeded by stream ``index``: the
@@ -296,11 +291,11 @@ def _time_cascade(pipe: Pipeline, small: CompleteModel, large: CompleteModel,
     escalated examples (the exit decision comes from the small model's pass)."""
     task, device = pipe.task, pipe.ctx.device
     small_enc, large_enc = pipe.encoded(task.small), pipe.encoded(task.large)
-    small_batches = eval_batches(small_enc.evaluation, small_enc.tokenizer, task.eval_batch_size,
-                             device)
+    small_batches = eval_batches(small_enc.evaluation, small_enc.tokenizer,
+                                 task.eval_batch_size, device)
     escalated = exits.nonzero().flatten().tolist()
     large_batches = eval_batches(large_enc.evaluation.select(escalated), large_enc.tokenizer,
-                             task.eval_batch_size, device) if escalated else []
+                                 task.eval_batch_size, device) if escalated else []
     return timed(lambda: (forward_all(small, small_batches), forward_all(large, large_batches)),
                  device)
 

@@ -14,8 +14,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from common.metrics import mean_std
-from common.report import Run, newest_per, report_cli
+from common.report import Run, format_mean, newest_per, report_cli
 from papers.cascadebert.evaluation import Point, interpolate
 from papers.cascadebert.experiment import nearest
 from papers.cascadebert.figures import LABELS
@@ -37,11 +36,7 @@ def _key(run: Run) -> tuple[str, str, str, str]:
 
 
 def _mean(runs: Sequence[Run], metric: str, scale: float = 100.0) -> str:
-    values = [float(r.metrics[metric]) * scale for r in runs if metric in r.metrics]
-    if not values:
-        return "-"
-    mean, std = mean_std(values)
-    return f"{mean:.2f}" if len(values) < 2 else f"{mean:.2f} ± {std:.2f}"
+    return format_mean(float(r.metrics[metric]) * scale for r in runs if metric in r.metrics)
 
 
 def curve(run: Run, method: str) -> list[Point]:
@@ -54,11 +49,7 @@ def curve(run: Run, method: str) -> list[Point]:
 
 
 def _mean_of(runs: Sequence[Run], value: Callable[[Run], float], scale: float = 100.0) -> str:
-    values = [v * scale for v in (value(r) for r in runs) if v == v]
-    if not values:
-        return "-"
-    mean, std = mean_std(values)
-    return f"{mean:.2f}" if len(values) < 2 else f"{mean:.2f} ± {std:.2f}"
+    return format_mean(value(r) * scale for r in runs)
 
 
 def _seconds_speedup(runs: Sequence[Run], prefix: str) -> str:

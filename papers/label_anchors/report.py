@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from common.metrics import mean_std
-from common.report import Run, newest_per, report_cli
+from common.report import Run, format_mean, newest_per, report_cli
 
 DATASETS = ("sst2", "trec", "ag_news", "emo")
 TABLE1 = {  # Table 1, GPT2-XL, accuracy (%)
@@ -45,11 +44,7 @@ def cells(runs: Sequence[Run]) -> dict[tuple[str, str], dict[str, list[float]]]:
 
 
 def _ours(values: dict[str, list[float]], metric: str, scale: float = 100.0) -> str:
-    if metric not in values:
-        return "-"
-    mean, std = mean_std([v * scale for v in values[metric]])
-    n = len(values[metric])
-    return f"{mean:.2f}" if n < 2 else f"{mean:.2f} ± {std:.2f} (n={n})"
+    return format_mean(v * scale for v in values.get(metric, []))
 
 
 def _paper(value: float | None) -> str:

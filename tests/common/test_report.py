@@ -52,3 +52,12 @@ def test_report_cli_renders_the_papers_runs_without_smoke(tmp_path, capsys):
     assert report_cli("p", "d", lambda runs: f"{len(runs)} runs", [str(tmp_path)]) == 0
     assert capsys.readouterr().out.strip() == "1 runs"
     assert report_cli("q", "d", lambda runs: "", [str(tmp_path)]) == 1
+
+
+def test_format_mean_cells():
+    from common.report import format_mean
+
+    assert format_mean([]) == "-"
+    assert format_mean([float("nan")]) == "-"
+    assert format_mean([0.5]) == "0.50"
+    assert format_mean([1.0, 3.0, float("nan")]) == "2.00 ± 1.41"

@@ -312,3 +312,13 @@ def test_skip_helper_skips_when_the_asset_error_is_wrapped(monkeypatch, load_or_
             monkeypatch.setattr(conftest, "load_by_name", loader)
         with pytest.raises(pytest.skip.Exception, match="'no-such-model-package' is absent"):
             load_or_skip("ghost")
+
+
+def test_a_pretrained_model_cut_to_fewer_layers_loads_quietly(capfd, load_or_skip):
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    model = load_or_skip("minilm-l6", head="base", num_hidden_layers=2).model
+    assert len(model.encoder.layer) == 2
+    assert "UNEXPECTED" not in capfd.readouterr().err
+    assert hf_logging.get_verbosity() == before
