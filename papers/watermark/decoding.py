@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from papers.watermark.code import Code
+from papers.watermark.hashing import hash32_
 from papers.watermark.partitions import (
     balance_membership,
     context_seed,
@@ -59,16 +60,24 @@ def window_membership(code: Code, proxy_ids: Tensor, probs: Tensor | None, vocab
 
 
 def message_counts(member: Tensor, seeds: Tensor, bits: int, partitions: int,
-                   chunk: int = 1 << 15) -> Tensor:
-    """counts[m] = sum_w member[w, idx(s_w, m)] for every m in [0, 2^L) (int32)."""
+                   chunk: int = 1024) -> Tensor:
+    """counts[m] = sum_w member[w, idx(s_w, m)] for every m in [0, 2^L) (int32).
+
+    Windows are first summed per distinct context seed (they share idx(s, .)); then, chunk by
+    chunk of messages, idx = H((s mod 2^(32-L)) 2^L + m) mod R (:func:`partition_index`, here
+    with the in-place :func:`hash32_`: the keys are below 2^32) indexes the per-seed sums."""
     unique, inverse = torch.unique(seeds, return_inverse=True)
     per_seed = torch.zeros(len(unique), partitions, dtype=torch.int32)
     per_seed.index_add_(0, inverse, member.to(torch.int32))
+    flat = per_seed.flatten()
+    bases = ((unique % (1 << (32 - bits))) << bits).unsqueeze(-1)
+    offsets = torch.arange(len(unique)).unsqueeze(-1) * partitions
     counts = torch.empty(1 << bits, dtype=torch.int32)
     for start in range(0, 1 << bits, chunk):
-        messages = torch.arange(start, min(start + chunk, 1 << bits))
-        index = partition_index(unique, messages, bits, partitions)
-        counts[start:start + len(messages)] = per_seed.gather(1, index).sum(0)
+        index = hash32_(bases + torch.arange(start, min(start + chunk, 1 << bits)))
+        index.remainder_(partitions)
+        index += offsets
+        counts[start:start + index.shape[1]] = flat[index].sum(0)
     return counts
 
 
@@ -77,7 +86,7 @@ def message_counts_loop(member: Tensor, seeds: Tensor, bits: int, partitions: in
     rows = torch.arange(len(seeds))
     counts = torch.empty(1 << bits, dtype=torch.int32)
     for m in range(1 << bits):
-        index = partition_index(seeds, torch.tensor([m]), bits, partitions)[:, 0]
+        index = partition_index(seeds, m, bits, partitions)
         counts[m] = member[rows, index].sum()
     return counts
 

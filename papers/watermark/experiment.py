@@ -219,10 +219,8 @@ class Pipeline:
                    ) -> list[LogitsProcessor]:
         first: list[LogitsProcessor] = []
         if setting.code is not None:
-            segments = [m for i in index for m in setting.messages[i]]
-            if len(index) > 1:
-                raise ValueError("codable settings generate one prompt per batch")
-            first = [CodableWatermark(setting.code, segments, width, self.proxy)]
+            first = [CodableWatermark(setting.code, [setting.messages[i] for i in index], width,
+                                      self.proxy, self.task.generation.num_beams)]
         elif setting.name == "kgw":
             first = [KGWWatermark(self.task.kgw.delta, self.task.kgw.gamma, self.task.code.key)]
         return [*first, SubtractiveRepetitionPenalty(self.task.generation.repetition_penalty),
@@ -231,7 +229,7 @@ class Pipeline:
     def run(self, setting: Setting) -> Setting:
         """Generate every prompt's continuation under ``setting`` (timed)."""
         gen = self.task.generation
-        per_batch = 1 if setting.code is not None else gen.batch_size
+        per_batch = gen.batch_size
         setting.messages = self.messages
         start = time.perf_counter()
         for first in self.ctx.progress(range(0, len(self.prompts), per_batch),

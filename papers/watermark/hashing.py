@@ -29,9 +29,25 @@ def mix32(x: Tensor) -> Tensor:
     return (x >> 16) ^ x
 
 
+def hash32_(key: Tensor) -> Tensor:
+    """``hash_int`` of int64 keys known to lie in [0, 2^32), in place: the high half is zero,
+    so H(k) = mix32(k ^ mix32(golden)). The decoder's hot loop (every message at every context
+    seed); in-place updates of cache-sized chunks run ~10x faster than the allocating version."""
+    key ^= HIGH_ZERO
+    for _ in range(2):
+        key ^= key >> 16
+        key *= MUL
+        key &= MASK32
+    key ^= key >> 16
+    return key
+
+
 def hash_int(key: Tensor | int) -> Tensor:
     """Hash non-negative int64 keys (any shape) to int64 values in [0, 2^32)."""
     key = torch.as_tensor(key, dtype=torch.int64)
     if bool((key < 0).any()):
         raise ValueError("hash_int: keys must be non-negative")
     return mix32((key & MASK32) ^ mix32((key >> 32) + GOLDEN))
+
+
+HIGH_ZERO = int(mix32(torch.tensor(GOLDEN)))

@@ -36,10 +36,11 @@ def context_seed(prev: Tensor, key: int) -> Tensor:
     return hash_int(hash_int(key) * VOCAB_STRIDE + prev)
 
 
-def partition_index(seeds: Tensor, messages: Tensor, bits: int, partitions: int) -> Tensor:
-    """idx_m = H((s mod 2^(32-L)) * 2^L + m) mod R; seeds (...,), messages (M,) -> (..., M)."""
+def partition_index(seeds: Tensor, messages: Tensor | int, bits: int, partitions: int) -> Tensor:
+    """idx_m = H((s mod 2^(32-L)) * 2^L + m) mod R, seeds and messages broadcasting
+    (``seeds.unsqueeze(-1)`` against messages (M,) gives every message at every seed)."""
     base = (seeds % (1 << (32 - bits))) << bits
-    return hash_int(base.unsqueeze(-1) + messages) % partitions
+    return hash_int(base + messages) % partitions
 
 
 def permutation_seed(seeds: Tensor, index: Tensor, partitions: int) -> Tensor:
@@ -79,7 +80,7 @@ def balance_membership(probs: Tensor, perm_seeds: Tensor, tokens: Tensor,
     window would dominate. Instead: the mass ranked before the token in pi is summed exactly over
     the proxy's ``head`` most likely tokens; the rest of the vocabulary (tail mass t) can add at
     most t. Where [lower, lower + t] does not straddle 0.5 the answer is decided; the remaining
-    (window, partition) pairs are recomputed with the encoder's own running sum.
+    (window, partition) pairs are summed over the whole vocabulary (:func:`_membership_exact`).
     """
     n_windows, vocab = probs.shape
     head = min(head, vocab)
@@ -98,8 +99,25 @@ def balance_membership(probs: Tensor, perm_seeds: Tensor, tokens: Tensor,
     unsure = (upper >= 0.5 - MARGIN) & ~member
     if bool(unsure.any()):
         w, r = unsure.nonzero(as_tuple=True)
-        for start in range(0, w.numel(), 256):
-            ws, rs = w[start:start + 256], r[start:start + 256]
-            favoured = balance_favoured(probs[ws], perm_seeds[ws, rs])
-            member[ws, rs] = favoured.gather(-1, tokens[ws].unsqueeze(-1)).squeeze(-1)
+        for start in range(0, w.numel(), 32):
+            ws, rs = w[start:start + 32], r[start:start + 32]
+            member[ws, rs] = _membership_exact(probs[ws], perm_seeds[ws, rs], tokens[ws])
+    return member
+
+
+def _membership_exact(probs: Tensor, perm_seeds: Tensor, tokens: Tensor) -> Tensor:
+    """Row i: is tokens[i] favoured under perm_seeds[i]? The mass ranked at or before the token,
+    summed over the whole vocabulary; within ``MARGIN`` of 0.5 (where a different summation
+    order could flip the answer), the encoder's own sort and running sum decide."""
+    vocab = probs.shape[-1]
+    ids = torch.arange(vocab)
+    keys = order_keys(perm_seeds.unsqueeze(-1), ids, vocab)
+    key_token = keys.gather(-1, tokens.unsqueeze(-1))
+    before = (keys < key_token) | ((keys == key_token) & (ids <= tokens.unsqueeze(-1)))
+    mass = (probs.double() * before).sum(-1)
+    member = mass >= 0.5
+    close = (mass - 0.5).abs() < MARGIN
+    if bool(close.any()):
+        favoured = balance_favoured(probs[close], perm_seeds[close])
+        member[close] = favoured.gather(-1, tokens[close].unsqueeze(-1)).squeeze(-1)
     return member

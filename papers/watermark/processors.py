@@ -26,13 +26,19 @@ class CodableWatermark(LogitsProcessor):
     """Adds -delta to the generator's top-k tokens outside the favoured set of (context, current
     message segment) (Sec. 3.3). Rows are ``prompt_width`` prompt tokens (left padded) then the
     continuation; the first ``code.prefix_len`` continuation tokens are left alone, token
-    ``prefix_len + i`` carries segment ``i // encode_len`` (cycling if the text runs longer)."""
+    ``prefix_len + i`` carries segment ``i // encode_len`` (cycling if the text runs longer).
+    ``messages[b]`` are prompt b's segments; its rows are b * rows_per_prompt, ... (the beams of
+    ``generate``'s beam search)."""
 
-    def __init__(self, code: Code, segments: Sequence[int], prompt_width: int,
-                 proxy: Proxy | None = None) -> None:
+    def __init__(self, code: Code, messages: Sequence[Sequence[int]], prompt_width: int,
+                 proxy: Proxy | None = None, rows_per_prompt: int = 1) -> None:
         if code.method == "balance" and proxy is None:
             raise ValueError("Balance-Marking needs a proxy LM")
-        self.code, self.segments = code, [int(m) for m in segments]
+        if len({len(m) for m in messages}) != 1:
+            raise ValueError("every prompt needs the same number of message segments")
+        self.code = code
+        self.messages = torch.tensor(messages, dtype=torch.long).repeat_interleave(
+            rows_per_prompt, dim=0)
         self.prompt_width, self.proxy = prompt_width, proxy if code.method == "balance" else None
 
     def _to_code_vocab(self, ids: Tensor) -> Tensor:
@@ -44,9 +50,11 @@ class CodableWatermark(LogitsProcessor):
         t = generated.shape[1]
         if t < code.prefix_len or code.delta == 0:
             return scores
-        message = self.segments[((t - code.prefix_len) // code.encode_len) % len(self.segments)]
+        segment = ((t - code.prefix_len) // code.encode_len) % self.messages.shape[1]
+        if self.messages.shape[0] != len(input_ids):
+            raise ValueError(f"{len(input_ids)} rows but messages for {self.messages.shape[0]}")
         seeds = context_seed(self._to_code_vocab(generated[:, -1]), code.key)
-        index = partition_index(seeds, torch.tensor([message]), code.bits, code.partitions)[:, 0]
+        index = partition_index(seeds, self.messages[:, segment], code.bits, code.partitions)
         perm_seeds = permutation_seed(seeds, index, code.partitions)
         top = scores.topk(min(code.top_k, scores.shape[-1]), dim=-1).indices
         candidates = self._to_code_vocab(top)

@@ -51,7 +51,7 @@ class Proxy:
         if self.context == "full":
             return scores.float().softmax(-1)
         ids = self.to_proxy(generated[:, -self.prefix_len:])
-        return self.model(input_ids=ids).logits[:, -1].float().softmax(-1)
+        return self._last(ids)
 
     @torch.inference_mode()
     def window_probs(self, proxy_ids: Tensor, context_ids: Tensor | None = None,
@@ -64,5 +64,9 @@ class Proxy:
             first = ctx.numel() + self.prefix_len - 1
             return logits[first:first + n].float().softmax(-1)
         windows = proxy_ids.unfold(0, self.prefix_len, 1)[:n]
-        return torch.cat([self.model(input_ids=windows[i:i + batch_size]).logits[:, -1]
-                          .float().softmax(-1) for i in range(0, n, batch_size)])
+        return torch.cat([self._last(windows[i:i + batch_size]) for i in range(0, n, batch_size)])
+
+    def _last(self, ids: Tensor) -> Tensor:
+        """p after each row of unpadded ids (only the last position's logits are computed)."""
+        out = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), logits_to_keep=1)
+        return out.logits[:, -1].float().softmax(-1)
