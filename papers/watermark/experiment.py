@@ -230,7 +230,7 @@ class Pipeline:
         """Generate every prompt's continuation under ``setting`` (timed)."""
         gen = self.task.generation
         per_batch = gen.batch_size
-        setting.messages = self.messages
+        setting.messages = setting.messages or self.messages
         start = time.perf_counter()
         for first in self.ctx.progress(range(0, len(self.prompts), per_batch),
                                        desc=f"generate {setting.name}", leave=False):
@@ -370,7 +370,8 @@ def robustness(pipe: Pipeline, settings: dict[str, Setting]) -> dict[str, float]
 
 def coding_rate(pipe: Pipeline, found: dict[str, float]) -> dict[str, float]:
     """Success against tokens per bit (Sec. 5.3): the default ratio's run plus
-    ``encode_ratios``; the coding rate is the most bits per token with success >= target."""
+    ``encode_ratios`` (each text carries as many L-bit segments as fit, every one must decode);
+    the coding rate is the most bits per token with success >= target."""
     task, metrics = pipe.task, {}
     for method in task.methods:
         rates: dict[float, float] = {}
@@ -379,7 +380,10 @@ def coding_rate(pipe: Pipeline, found: dict[str, float]) -> dict[str, float]:
             rates[task.code.encode_ratio] = found[base]
         for ratio in task.encode_ratios:
             code = dataclasses.replace(task.code, method=method, encode_ratio=ratio)
-            setting = pipe.run(Setting(f"{method}/ratio{ratio:g}", code))
+            segments = code.segments_for(task.generation.new_tokens)
+            messages = torch.randint(0, 1 << code.bits, (len(pipe.prompts), segments),
+                                     generator=pipe.ctx.rng("messages", segments)).tolist()
+            setting = pipe.run(Setting(f"{method}/ratio{ratio:g}", code, messages))
             decoded = [pipe.decode(code, ids) for ids in setting.outputs]
             rates[ratio] = score_decoding(decoded, setting.messages, code.bits)["success"]
             metrics[f"coding/{method}/ratio{ratio:g}/success"] = rates[ratio]
