@@ -46,7 +46,7 @@ smoke: $(SETUP)
 	  $(RUN) experiment=$$p/smoke tracking=disabled paths.runs=runs/smoke $(ARGS); \
 	done
 
-demo: $(SETUP)
+demo: $(SETUP) models-large
 	@set -e; for f in configs/experiment/*/demo.yaml; do \
 	  p=$$(basename $$(dirname $$f)); echo "== $$p/demo"; \
 	  $(RUN) experiment=$$p/demo paths.runs=$(DEMO_DIR) $(ARGS); \

@@ -50,9 +50,10 @@ def bench_counts(windows: int, loop_max_bits: int) -> None:
         prev = torch.randint(0, 49152, (windows,), generator=gen)
         seeds, _ = window_seeds(prev, code)
         member = torch.rand(windows, code.partitions, generator=gen) < 0.5
-        ours = timed(lambda: message_counts(member, seeds, bits, code.partitions), 2)
+        args = (member, seeds, bits, code.partitions)
+        ours = timed(lambda args=args: message_counts(*args), 2)
         if bits <= loop_max_bits:
-            loop = timed(lambda: message_counts_loop(member, seeds, bits, code.partitions))
+            loop = timed(lambda args=args: message_counts_loop(*args))
             print(f"| {bits} | {ours:.4f} | {loop:.3f} | {loop / ours:.0f}x |")
         else:
             print(f"| {bits} | {ours:.4f} | - | - |")

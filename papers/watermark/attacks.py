@@ -40,6 +40,7 @@ def substitute(model: PreTrainedModel, ids: Tensor, positions: Tensor) -> Tensor
         return ids.clone()
     if int(positions.min()) < 1:
         raise ValueError("position 0 has no left context to predict it from")
+    ids, positions = ids.to(model.device), positions.to(model.device)
     logits = model(input_ids=ids.unsqueeze(0)).logits[0, positions - 1].float()
     logits.scatter_(-1, ids[positions].unsqueeze(-1), -float("inf"))
     out = ids.clone()

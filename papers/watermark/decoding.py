@@ -40,7 +40,8 @@ class Decoded:
 def window_seeds(prev: Tensor, code: Code) -> tuple[Tensor, Tensor]:
     """Context seeds (W,) and the permutation seeds of all R partitions (W, R)."""
     seeds = context_seed(prev, code.key)
-    perm = permutation_seed(seeds.unsqueeze(-1), torch.arange(code.partitions), code.partitions)
+    perm = permutation_seed(seeds.unsqueeze(-1), torch.arange(code.partitions, device=prev.device),
+                                code.partitions)
     return seeds, perm
 
 
@@ -67,14 +68,15 @@ def message_counts(member: Tensor, seeds: Tensor, bits: int, partitions: int,
     chunk of messages, idx = H((s mod 2^(32-L)) 2^L + m) mod R (:func:`partition_index`, here
     with the in-place :func:`hash32_`: the keys are below 2^32) indexes the per-seed sums."""
     unique, inverse = torch.unique(seeds, return_inverse=True)
-    per_seed = torch.zeros(len(unique), partitions, dtype=torch.int32)
+    device = seeds.device
+    per_seed = torch.zeros(len(unique), partitions, dtype=torch.int32, device=device)
     per_seed.index_add_(0, inverse, member.to(torch.int32))
     flat = per_seed.flatten()
     bases = ((unique % (1 << (32 - bits))) << bits).unsqueeze(-1)
-    offsets = torch.arange(len(unique)).unsqueeze(-1) * partitions
-    counts = torch.empty(1 << bits, dtype=torch.int32)
+    offsets = torch.arange(len(unique), device=device).unsqueeze(-1) * partitions
+    counts = torch.empty(1 << bits, dtype=torch.int32, device=device)
     for start in range(0, 1 << bits, chunk):
-        index = hash32_(bases + torch.arange(start, min(start + chunk, 1 << bits)))
+        index = hash32_(bases + torch.arange(start, min(start + chunk, 1 << bits), device=device))
         index.remainder_(partitions)
         index += offsets
         counts[start:start + index.shape[1]] = flat[index].sum(0)
@@ -83,8 +85,8 @@ def message_counts(member: Tensor, seeds: Tensor, bits: int, partitions: int,
 
 def message_counts_loop(member: Tensor, seeds: Tensor, bits: int, partitions: int) -> Tensor:
     """The straightforward reference: one message at a time, its partition at every window."""
-    rows = torch.arange(len(seeds))
-    counts = torch.empty(1 << bits, dtype=torch.int32)
+    rows = torch.arange(len(seeds), device=seeds.device)
+    counts = torch.empty(1 << bits, dtype=torch.int32, device=seeds.device)
     for m in range(1 << bits):
         index = partition_index(seeds, m, bits, partitions)
         counts[m] = member[rows, index].sum()
@@ -119,6 +121,7 @@ def decode(code: Code, ids: Tensor, proxy: Proxy | None, vocab_size: int,
         ids = proxy.to_proxy(ids)
         ctx = proxy.to_proxy(context_ids) if context_ids is not None else None
         probs = proxy.window_probs(ids, ctx)
+        ids = ids.to(probs.device)
         vocab_size = proxy.vocab_size
     seeds, member = window_membership(code, ids, probs, vocab_size, head)
     return decode_segments(code, seeds, member)

@@ -171,12 +171,12 @@ class Pipeline:
     def __init__(self, ctx: RunContext, task: WatermarkTask) -> None:
         self.ctx, self.task = ctx, task
         self.model, self.tokenizer = instantiate(ctx.cfg.model, head="causal_lm")
-        self.model.eval()
+        self.model.to(ctx.device).eval()
         self.vocab_size = int(self.model.get_output_embeddings().weight.shape[0])
         self.proxy = self._proxy()
         self.oracle = load_by_name(task.oracle, head="causal_lm") if task.oracle else None
         if self.oracle is not None:
-            self.oracle.model.eval()
+            self.oracle.model.to(ctx.device).eval()
         self.prompts = self._prompts()
         rng = ctx.rng("messages")
         self.messages = torch.randint(0, 1 << task.code.bits, (len(self.prompts), task.segments),
@@ -191,7 +191,7 @@ class Pipeline:
             raise ConfigError("task.proxy.context", "'full' reuses the generator's forward pass",
                               "set task.proxy.model=null or task.proxy.context=window")
         model, tok = load_by_name(task.proxy.model, head="causal_lm")
-        model.eval()
+        model.to(self.ctx.device).eval()
         vocab_map = token_map(self.tokenizer, tok, self.vocab_size)
         fallback = tok.unk_token_id if tok.unk_token_id is not None else tok.eos_token_id
         return Proxy(model, vocab_map, task.code.prefix_len, "window", int(fallback))
@@ -346,7 +346,8 @@ def robustness(pipe: Pipeline, settings: dict[str, Setting]) -> dict[str, float]
     task, metrics = pipe.task, {}
     attacker = pipe.model
     if task.attacks.substitution_model:
-        attacker = load_by_name(task.attacks.substitution_model, head="causal_lm").model.eval()
+        attacker = load_by_name(task.attacks.substitution_model, head="causal_lm").model
+        attacker.to(pipe.ctx.device).eval()
     n = len(pipe.prompts)
     human_pool = [torch.tensor([t for j in range(1, n) for t in pipe.prompts[(i + j) % n].human])
                   for i in range(n)]

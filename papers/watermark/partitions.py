@@ -60,7 +60,7 @@ def balance_favoured(probs: Tensor, perm_seeds: Tensor) -> Tensor:
     sum_{i <= k} p_{pi_i} >= 0.5 (the tokens before the crossing get -delta).
     """
     vocab = probs.shape[-1]
-    keys = order_keys(perm_seeds.unsqueeze(-1), torch.arange(vocab), vocab)
+    keys = order_keys(perm_seeds.unsqueeze(-1), torch.arange(vocab, device=probs.device), vocab)
     perm = torch.argsort(keys, dim=-1, stable=True)
     running = probs.double().gather(-1, perm).cumsum(-1)
     return torch.zeros_like(perm, dtype=torch.bool).scatter_(-1, perm, running >= 0.5)
@@ -110,7 +110,7 @@ def _membership_exact(probs: Tensor, perm_seeds: Tensor, tokens: Tensor) -> Tens
     summed over the whole vocabulary; within ``MARGIN`` of 0.5 (where a different summation
     order could flip the answer), the encoder's own sort and running sum decide."""
     vocab = probs.shape[-1]
-    ids = torch.arange(vocab)
+    ids = torch.arange(vocab, device=probs.device)
     keys = order_keys(perm_seeds.unsqueeze(-1), ids, vocab)
     key_token = keys.gather(-1, tokens.unsqueeze(-1))
     before = (keys < key_token) | ((keys == key_token) & (ids <= tokens.unsqueeze(-1)))

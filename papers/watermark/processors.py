@@ -53,6 +53,7 @@ class CodableWatermark(LogitsProcessor):
         segment = ((t - code.prefix_len) // code.encode_len) % self.messages.shape[1]
         if self.messages.shape[0] != len(input_ids):
             raise ValueError(f"{len(input_ids)} rows but messages for {self.messages.shape[0]}")
+        self.messages = self.messages.to(input_ids.device)
         seeds = context_seed(self._to_code_vocab(generated[:, -1]), code.key)
         index = partition_index(seeds, self.messages[:, segment], code.bits, code.partitions)
         perm_seeds = permutation_seed(seeds, index, code.partitions)
@@ -75,7 +76,7 @@ class KGWWatermark(LogitsProcessor):
         self.delta, self.gamma, self.key = delta, gamma, key
 
     def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
-        vocab = torch.arange(scores.shape[-1])
+        vocab = torch.arange(scores.shape[-1], device=scores.device)
         green = green_mask(input_ids[:, -1:], vocab, self.gamma, self.key)
         return scores + green.to(scores.dtype) * self.delta
 

@@ -33,7 +33,7 @@ class Proxy:
         if context not in CONTEXTS:
             raise ValueError(f"proxy context {context!r}: choose one of {CONTEXTS}")
         if context == "full" and vocab_map is not None:
-            raise ValueError("proxy context 'full' reuses the generator: it needs the same vocabulary")
+            raise ValueError("proxy context 'full' reuses the generator: no vocabulary map")
         self.model, self.vocab_map = model, vocab_map
         self.prefix_len, self.context, self.fallback_id = prefix_len, context, fallback_id
         self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
@@ -56,7 +56,11 @@ class Proxy:
     @torch.inference_mode()
     def window_probs(self, proxy_ids: Tensor, context_ids: Tensor | None = None,
                      batch_size: int = 64) -> Tensor:
-        """p before each token ``proxy_ids[w + prefix_len]``: (len - prefix_len, V)."""
+        """p before each token ``proxy_ids[w + prefix_len]``: (len - prefix_len, V), on the
+        proxy's device."""
+        device = self.model.device
+        proxy_ids = proxy_ids.to(device)
+        context_ids = context_ids.to(device) if context_ids is not None else None
         n = proxy_ids.numel() - self.prefix_len
         if self.context == "full":
             ctx = context_ids if context_ids is not None else proxy_ids[:0]
