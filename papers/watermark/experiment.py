@@ -248,8 +248,8 @@ class Pipeline:
                one_segment: bool = False) -> list[Decoded]:
         if one_segment:
             code = dataclasses.replace(code, encode_ratio=1e9)
-        ctx_ids = torch.tensor(context) if context is not None else None
-        return decode(code, torch.tensor(ids), self.proxy, self.vocab_size, ctx_ids,
+        ctx_ids = torch.as_tensor(context) if context is not None else None
+        return decode(code, torch.as_tensor(ids), self.proxy, self.vocab_size, ctx_ids,
                       self.task.proxy.head)
 
     def perplexity(self, prompt: Prompt, ids: Sequence[int]) -> float:
