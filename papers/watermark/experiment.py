@@ -379,6 +379,7 @@ def coding_rate(pipe: Pipeline, found: dict[str, float]) -> dict[str, float]:
         base = f"{_delta_name(method, task.code.delta)}/success"
         if base in found:
             rates[task.code.encode_ratio] = found[base]
+            metrics[f"coding/{method}/ratio{task.code.encode_ratio:g}/success"] = found[base]
         for ratio in task.encode_ratios:
             code = dataclasses.replace(task.code, method=method, encode_ratio=ratio)
             segments = code.segments_for(task.generation.new_tokens)

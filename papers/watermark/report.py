@@ -34,6 +34,10 @@ def _v(values: dict[str, list[float]], metric: str, scale: float = 1.0, digits: 
     return format_mean((v * scale for v in values.get(metric, [])), digits)
 
 
+def _ppl(values: dict[str, list[float]], key: str) -> str:
+    return f"{_v(values, f'{key}/ppl')} ({_v(values, f'{key}/ppl_median')})"
+
+
 def _deltas(values: dict[str, list[float]], method: str) -> list[str]:
     found = {k.split("/")[1][len("delta"):] for k in values
              if k.startswith(f"{method}/delta") and k.endswith("/success")}
@@ -42,21 +46,22 @@ def _deltas(values: dict[str, list[float]], method: str) -> list[str]:
 
 def tradeoff(values: dict[str, list[float]], model: str) -> list[str]:
     out = [f"### Success vs quality, {model} (success, bit accuracy, confidence: %)", "",
-           "| method | delta | success | bit acc. | confidence | oracle PPL | generation time "
-           "(x plain) | decode s/text |", "| --- | --- | --- | --- | --- | --- | --- | --- |",
-           f"| no watermark | - | - | - | - | {_v(values, 'plain/ppl')} | 1.00 | - |"]
+           "| method | delta | success | bit acc. | confidence | oracle PPL mean (median) | "
+           "generation time (x plain) | decode s/text |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- |",
+           f"| no watermark | - | - | - | - | {_ppl(values, 'plain')} | 1.00 | - |"]
     for method in METHODS:
         for d in _deltas(values, method):
             key = f"{method}/delta{d}"
             out.append(f"| {method}-marking | {d} | {_v(values, f'{key}/success', 100, 1)} | "
                        f"{_v(values, f'{key}/bit_acc', 100, 1)} | "
-                       f"{_v(values, f'{key}/confidence', 100, 1)} | {_v(values, f'{key}/ppl')} | "
+                       f"{_v(values, f'{key}/confidence', 100, 1)} | {_ppl(values, key)} | "
                        f"{_v(values, f'{key}/time/generation_ratio')} | "
                        f"{_v(values, f'{key}/time/decode_seconds')} |")
     if "kgw/z" in values:
         out.append(f"| KGW (zero-bit; z = {_v(values, 'kgw/z')}, detected at z > 4: "
                    f"{_v(values, 'kgw/detected', 100, 0)} %) | - | - | - | - | "
-                   f"{_v(values, 'kgw/ppl')} | {_v(values, 'kgw/time/generation_ratio')} | - |")
+                   f"{_ppl(values, 'kgw')} | {_v(values, 'kgw/time/generation_ratio')} | - |")
     return out
 
 
