@@ -78,7 +78,7 @@ class DefenceParams:
     scope: str = "global"
     curvature: str = "fisher"
     hutchinson_samples: int = 2
-    eps: float = 1e-8
+    eps: float = 1e-2
     epur_tokens: int = 200
     prune_ratio: float = 0.3
     prune_layers: int = 1

@@ -9,13 +9,21 @@ FINE_PURIFYING_RUN = $(RUN) -m progress=false paths.runs=$(FINE_PURIFYING_RUNS) 
 AG_NEWS_SPLITS := data=ag_news task.train_split=test task.eval_split=test task.eval_size=1600
 
 .PHONY: fine-purifying fine-purifying-smoke fine-purifying-demo fine-purifying-paper \
-	fine-purifying-report fine-purifying-bench
+	fine-purifying-report fine-purifying-bench fine-purifying-eps
 
 fine-purifying: $(SETUP)
-	$(FINE_PURIFYING_RUN) experiment=fine_purifying/badword,fine_purifying/badsent
-	$(FINE_PURIFYING_RUN) experiment=fine_purifying/badword,fine_purifying/badsent \
-	  $(AG_NEWS_SPLITS) task.attack.target=0
+	$(FINE_PURIFYING_RUN) experiment=fine_purifying/badword data=sst2
+	$(FINE_PURIFYING_RUN) experiment=fine_purifying/badsent data=sst2
+	$(FINE_PURIFYING_RUN) experiment=fine_purifying/badword $(AG_NEWS_SPLITS)
+	$(FINE_PURIFYING_RUN) experiment=fine_purifying/badsent $(AG_NEWS_SPLITS)
 	$(MAKE) fine-purifying-report
+	$(MAKE) fine-purifying-eps
+
+# The curvature floor of the indicator (delta^2 / (H + eps * mean H)) on the demo's attack.
+fine-purifying-eps: $(SETUP)
+	$(RUN) -m progress=false paths.runs=runs/fine_purifying_eps experiment=fine_purifying/demo \
+	  'task.defences=[fine_purifying]' task.defence.eps=1e-8,1e-4,1e-2,1
+	$(PY) scripts/compare.py runs/fine_purifying_eps
 
 fine-purifying-smoke: $(SETUP)
 	$(RUN) experiment=fine_purifying/smoke $(ARGS)
@@ -24,9 +32,13 @@ fine-purifying-demo: $(SETUP)
 	$(RUN) experiment=fine_purifying/demo $(ARGS)
 
 fine-purifying-paper: $(SETUP)
-	$(FINE_PURIFYING_RUN) experiment=fine_purifying/badword,fine_purifying/badsent \
-	  model=bert-base-uncased data=ag_news,imdb,qnli task.train_size=null \
-	  task.eval_split=test task.defence.clean_size=1000 seed=42,43,44
+	for e in badword badsent; do \
+	  $(FINE_PURIFYING_RUN) experiment=fine_purifying/$$e model=bert-base-uncased \
+	    data=ag_news,imdb task.train_size=null task.eval_split=test \
+	    task.defence.clean_size=1000 seed=42,43,44 && \
+	  $(FINE_PURIFYING_RUN) experiment=fine_purifying/$$e model=bert-base-uncased data=qnli \
+	    task.train_size=null task.defence.clean_size=1000 seed=42,43,44 || exit 1; \
+	done
 	$(MAKE) fine-purifying-report
 
 fine-purifying-report: $(SETUP)

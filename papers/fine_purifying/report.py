@@ -17,7 +17,7 @@ from common.report import Run, format_mean, newest_per, report_cli
 DEFENCES = {"none": "no defence", "ft": "fine-tuning (FT)",
             "reinit": "re-init classifier + FT", "fine_pruning": "Fine-pruning",
             "onion": "ONION (input filter)", "fine_mixing": "Fine-mixing (random rho + E-PUR)",
-            "drift": "top rho by |delta| (ablation)",
+            "drift": "top rho by delta^2 alone (ablation)",
             "fine_purifying": "Fine-purifying (top rho by delta^2 / H)"}
 PAPER_ACC = {"ag_news": None, "imdb": 90.96, "qqp": 80.76, "qnli": 85.46}
 PAPER_ASR = {"ag_news": 3.3}
