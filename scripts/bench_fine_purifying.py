@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import resource
+import tempfile
 import time
 
 import torch
@@ -20,19 +21,21 @@ def _setup(model_name: str, examples: int):
     from common.text.data import dataset_by_name
     from common.text.models import load_by_name
 
+    torch.manual_seed(0)  # the same classifier head in both processes
     model, tok = load_by_name(model_name, head="sequence_classification", num_labels=2)
     rows = dataset_by_name("sst2").load("validation").select(range(examples))
     batches = []
     for start in range(0, examples, 16):
         part = rows.select(range(start, min(start + 16, examples)))
-        enc = tok(part["sentence"], padding=True, truncation=True, max_length=128,
+        enc = tok(list(part["sentence"]), padding=True, truncation=True, max_length=128,
                   return_tensors="pt")
-        batches.append({**enc, "labels": torch.tensor(part["label"])})
+        batches.append({**enc, "labels": torch.tensor(list(part["label"]))})
     names = [n for n, _ in model.named_parameters() if n.startswith("bert.")]
     return model, batches, names
 
 
-def _child(method: str, model_name: str, examples: int, chunk: int, threads: int, out) -> None:
+def _child(method: str, model_name: str, examples: int, chunk: int, threads: int,
+           out: str) -> None:
     from papers.fine_purifying.curvature import fisher_diagonal, fisher_diagonal_loop
 
     torch.set_num_threads(threads)
@@ -45,18 +48,19 @@ def _child(method: str, model_name: str, examples: int, chunk: int, threads: int
         fisher = fisher_diagonal_loop(model, batches, names)
     seconds = time.perf_counter() - start
     extra_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    out.put((seconds, extra_mb, torch.cat([f.flatten() for f in fisher.values()])))
+    torch.save((seconds, extra_mb, torch.cat([f.flatten() for f in fisher.values()])), out)
 
 
 def run(method: str, args: argparse.Namespace) -> tuple[float, float, torch.Tensor]:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(method, args.model, args.examples, args.chunk,
-                                            args.threads, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
+    with tempfile.TemporaryDirectory() as tmp:
+        out = f"{tmp}/result.pt"
+        proc = mp.get_context("spawn").Process(target=_child, args=(
+            method, args.model, args.examples, args.chunk, args.threads, out))
+        proc.start()
+        proc.join()
+        if proc.exitcode != 0:
+            raise RuntimeError(f"{method}: the measuring process failed ({proc.exitcode})")
+        return torch.load(out)
 
 
 def main() -> None:
