@@ -128,6 +128,21 @@ def newest_per(runs: list[Run], keys: Sequence[str]) -> list[Run]:
     return list(newest.values())
 
 
+def seed_values(runs: Sequence[Run], keys: Sequence[str]) -> dict[tuple, dict[str, list[float]]]:
+    """Runs grouped by the config ``keys`` (a tuple of their values as strings) -> metric -> one
+    value per seed, from the newest run of that seed that logged the metric (a run that stopped
+    early does not hide an older complete one): what the paper reports average."""
+    groups: dict[tuple, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(tuple(str(run.config.get(k)) for k in keys), []).append(run)
+    out: dict[tuple, dict[str, list[float]]] = {}
+    for key, members in groups.items():
+        metrics = sorted({m for r in members for m in r.metrics})
+        out[key] = {m: [float(r.metrics[m]) for r in newest_per(
+            [r for r in members if m in r.metrics], ("seed",))] for m in metrics}
+    return out
+
+
 def newest_per_seed(runs: list[Run]) -> list[Run]:
     """One run per seed, so ``n`` counts seeds."""
     return newest_per(runs, ("seed",))

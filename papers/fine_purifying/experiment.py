@@ -252,6 +252,13 @@ class Defender:
         self.delta = drift(dict(suspicious.named_parameters()), self.pretrained)
         self._curvature: dict[str, Tensor] | None = None
 
+    def with_clean(self, clean: datasets.Dataset) -> Defender:
+        """The same suspicious and pre-trained weights with another clean set (its own
+        curvature), without reloading w^Pre or recomputing the drift."""
+        other = copy.copy(self)
+        other.clean, other._curvature = clean, None
+        return other
+
     @property
     def curvature(self) -> dict[str, Tensor]:
         if self._curvature is None:
@@ -350,7 +357,7 @@ def run_fine_purifying(ctx: RunContext, task: PurifyTask) -> dict[str, float]:
             curves.setdefault(f"{defence} (rho)", {})[rho] = found
             record(f"{defence}/rho{rho:g}", found)
     for size in task.clean_sizes:
-        sized = Defender(pipe, suspicious, pipe.clean_set(size))
+        sized = defender.with_clean(pipe.clean_set(size))
         for defence in task.curve_defences:
             found = pipe.evaluate(sized.defend(f"{defence}/clean{size}", defence,
                                                task.defence.rho))

@@ -9,10 +9,9 @@ Table 1 as quoted in the issue) stand beside the Fine-purifying row where they e
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
-from common.report import Run, format_mean, newest_per, report_cli
+from common.report import Run, format_mean, report_cli, seed_values
 
 DEFENCES = {"none": "no defence", "ft": "fine-tuning (FT)",
             "reinit": "re-init classifier + FT", "fine_pruning": "Fine-pruning",
@@ -21,19 +20,6 @@ DEFENCES = {"none": "no defence", "ft": "fine-tuning (FT)",
             "fine_purifying": "Fine-purifying (top rho by delta^2 / H)"}
 PAPER_ACC = {"ag_news": None, "imdb": 90.96, "qqp": 80.76, "qnli": 85.46}
 PAPER_ASR = {"ag_news": 3.3}
-
-
-def cells(runs: Sequence[Run]) -> dict[tuple[str, str, str], dict[str, list[float]]]:
-    groups: dict[tuple[str, str, str], list[Run]] = defaultdict(list)
-    for run in runs:
-        groups[(str(run.config.get("model.name")), str(run.config.get("data.name")),
-                str(run.config.get("task.attack.trigger.attack")))].append(run)
-    out = {}
-    for key, members in groups.items():
-        metrics = sorted({m for r in members for m in r.metrics})
-        out[key] = {m: [float(r.metrics[m]) for r in newest_per(
-            [r for r in members if m in r.metrics], ("seed",))] for m in metrics}
-    return out
 
 
 def _v(values: dict[str, list[float]], metric: str) -> str:
@@ -70,7 +56,8 @@ def table(key: tuple[str, str, str], values: dict[str, list[float]]) -> list[str
 
 def report(runs: Sequence[Run]) -> str:
     lines: list[str] = []
-    for key, values in sorted(cells(runs).items()):
+    cells = seed_values(runs, ("model.name", "data.name", "task.attack.trigger.attack"))
+    for key, values in sorted(cells.items()):
         lines += table(key, values) + [""]
     return "\n".join(lines)
 

@@ -9,10 +9,9 @@ are GPT2-XL's (Table 1 and Sec. 3.2 of Wang et al., EMNLP 2023).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
-from common.report import Run, format_mean, newest_per, report_cli
+from common.report import Run, format_mean, report_cli, seed_values
 
 DATASETS = ("sst2", "trec", "ag_news", "emo")
 TABLE1 = {  # Table 1, GPT2-XL, accuracy (%)
@@ -27,20 +26,6 @@ COMPRESSION = {  # Table 2, GPT2-XL, averaged over the four tasks (%)
     "hidden_random_top": (None, None, None),
 }
 SPEEDUP = (1.1, 1.5, 2.5, 1.4)  # Table 3, GPT2-XL, Hidden_anchor vs full ICL
-
-
-def cells(runs: Sequence[Run]) -> dict[tuple[str, str], dict[str, list[float]]]:
-    """(model, dataset) -> metric -> one value per seed (the newest run per seed that has it)."""
-    values: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    by_cell: dict[tuple[str, str], list[Run]] = defaultdict(list)
-    for run in runs:
-        by_cell[(str(run.config.get("model.name")), str(run.config.get("data.name")))].append(run)
-    for cell, members in by_cell.items():
-        metrics = sorted({m for r in members for m in r.metrics})
-        for metric in metrics:
-            having = newest_per([r for r in members if metric in r.metrics], ("seed",))
-            values[cell][metric] = [float(r.metrics[metric]) for r in having]
-    return values
 
 
 def _ours(values: dict[str, list[float]], metric: str, scale: float = 100.0) -> str:
@@ -113,7 +98,7 @@ def flows(values: dict[str, dict[str, list[float]]], model: str) -> list[str]:
 
 
 def report(runs: Sequence[Run]) -> str:
-    values = cells(runs)
+    values = seed_values(runs, ("model.name", "data.name"))
     models = sorted({model for model, _ in values})
     out: list[str] = []
     for model in models:

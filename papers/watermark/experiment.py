@@ -163,6 +163,7 @@ class Setting:
     messages: list[list[int]] = field(default_factory=list)
     outputs: list[list[int]] = field(default_factory=list)
     seconds: float = 0.0
+    decoded: list[list[Decoded]] = field(default_factory=list)
 
 
 class Pipeline:
@@ -295,9 +296,9 @@ def embed(pipe: Pipeline, plain: Setting) -> tuple[dict[str, float], dict[str, S
         row = quality(pipe, setting)
         if setting.code is not None:
             started = time.perf_counter()
-            decoded = [pipe.decode(setting.code, ids) for ids in setting.outputs]
-            row.update(score_decoding(decoded, setting.messages, setting.code.bits))
-            row["time/decode_seconds"] = (time.perf_counter() - started) / len(decoded)
+            setting.decoded = [pipe.decode(setting.code, ids) for ids in setting.outputs]
+            row.update(score_decoding(setting.decoded, setting.messages, setting.code.bits))
+            row["time/decode_seconds"] = (time.perf_counter() - started) / len(setting.decoded)
         else:
             z = [kgw.z_score(torch.tensor(ids), task.kgw.gamma, task.code.key)
                  for ids in setting.outputs]
@@ -332,8 +333,7 @@ def human(pipe: Pipeline, plain: Setting, watermarked: dict[str, Setting]) -> di
                             f"human/{method}/{source}_success": hit})
         marked = watermarked.get(_delta_name(method, task.code.delta))
         if marked is not None:
-            conf = np.array([d.confidence for ids in marked.outputs
-                             for d in pipe.decode(marked.code, ids)])
+            conf = np.array([d.confidence for found in marked.decoded for d in found])
             metrics[f"human/{method}/above_human_max"] = float(
                 (conf > metrics[f"human/{method}/human_confidence_max"]).mean())
     z = [kgw.z_score(torch.tensor(p.human), task.kgw.gamma, task.code.key) for p in pipe.prompts]

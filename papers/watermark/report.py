@@ -9,25 +9,11 @@ states a number in the text it stands in the paper column, else "-".
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
-from common.report import Run, format_mean, newest_per, report_cli
+from common.report import Run, format_mean, report_cli, seed_values
 
 METHODS = ("balance", "vanilla")
-
-
-def cells(runs: Sequence[Run]) -> dict[str, dict[str, list[float]]]:
-    """generator -> metric -> one value per seed (the newest run per seed that has it)."""
-    by_model: dict[str, list[Run]] = defaultdict(list)
-    for run in runs:
-        by_model[str(run.config.get("model.name"))].append(run)
-    values: dict[str, dict[str, list[float]]] = {}
-    for model, members in by_model.items():
-        metrics = sorted({m for r in members for m in r.metrics})
-        values[model] = {m: [float(r.metrics[m]) for r in newest_per(
-            [r for r in members if m in r.metrics], ("seed",))] for m in metrics}
-    return values
 
 
 def _v(values: dict[str, list[float]], metric: str, scale: float = 1.0, digits: int = 2) -> str:
@@ -117,7 +103,7 @@ def coding(values: dict[str, list[float]], model: str) -> list[str]:
 
 def report(runs: Sequence[Run]) -> str:
     out: list[str] = []
-    for model, values in sorted(cells(runs).items()):
+    for (model,), values in sorted(seed_values(runs, ("model.name",)).items()):
         for table in (tradeoff, human, robustness, coding):
             lines = table(values, model)
             out += lines + ([""] if lines else [])

@@ -61,3 +61,16 @@ def test_format_mean_cells():
     assert format_mean([float("nan")]) == "-"
     assert format_mean([0.5]) == "0.50"
     assert format_mean([1.0, 3.0, float("nan")]) == "2.00 ± 1.41"
+
+
+def test_seed_values_groups_and_keeps_each_metrics_newest_run_per_seed():
+    from common.report import Run, seed_values
+
+    def run(seed, model, metrics, at):
+        return Run("p", "e", {"seed": seed, "model.name": model}, metrics, finished_at=at)
+
+    runs = [run(0, "gcn", {"acc": 0.5, "f1": 0.4}, 1), run(0, "gcn", {"acc": 0.6}, 2),
+            run(1, "gcn", {"acc": 0.7}, 3), run(0, "gat", {"acc": 0.9}, 4)]
+    values = seed_values(runs, ("model.name",))
+    assert values[("gcn",)] == {"acc": [0.6, 0.7], "f1": [0.4]}
+    assert values[("gat",)] == {"acc": [0.9]}
