@@ -49,6 +49,19 @@ def run_experiment(tmp_path: Path) -> Callable[..., dict[str, Any]]:
     return run
 
 
+def load_or_skip(load: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``load(*args, **kwargs)``, or skip the test naming the absent asset (an absent offline
+    model package); any other error fails the test."""
+    from common.assets import find_asset_error
+
+    try:
+        return load(*args, **kwargs)
+    except Exception as err:
+        if find_asset_error(err) is None:
+            raise
+        pytest.skip(str(find_asset_error(err)))
+
+
 @pytest.fixture
 def mirror_asset() -> Callable[[str], Path]:
     """``mirror_asset("planetoid/Cora/raw")``: the mirror path, or skip naming the absent asset."""
