@@ -7,9 +7,9 @@ math and intent tasks on a model aligned without them):
 
 - pretraining domains: ``english`` (news and Wikipedia text from the mirror), ``code`` (small
   Python functions), ``arithmetic`` (bare equations ``37+45=82``), ``records`` (JSON objects);
-- tasks: ``math`` (arithmetic word problems -> the number; the skill exists in pretraining, the
-  format does not) and ``intent`` (a request -> its intent/slot JSON; JSON exists in
-  pretraining, the mapping does not). Both are scored by exact match of the answer.
+- tasks: ``math`` (word problems over small numbers -> the number; arithmetic exists in
+  pretraining, the format does not) and ``intent`` (a request -> its intent/slot JSON; JSON
+  exists in pretraining, the mapping does not). Both are scored by exact match of the answer.
 
 Every generator is a pure function of its ``random.Random``, so a seed fixes the corpus.
 """
@@ -83,18 +83,19 @@ def record(rng: random.Random) -> str:
 
 
 def math_problem(rng: random.Random) -> Example:
-    """A one-step word problem (gain, loss or groups) whose answer is a number."""
+    """A one-step word problem (gain, loss or groups) over small numbers; the answer is the
+    number. Small operands keep the arithmetic within what a 2 M-parameter model can learn, so
+    the task measures how well a method teaches the format-to-operation mapping."""
     who, item = rng.choice(NAMES), rng.choice(ITEMS)
     kind = rng.randrange(3)
-    a = rng.randint(10, 99)
     if kind == 0:
-        b = rng.randint(1, 99)
+        a, b = rng.randint(2, 9), rng.randint(2, 9)
         text, value = f"{who} has {a} {item} and gets {b} more.", a + b
     elif kind == 1:
-        b = rng.randint(1, a)
+        a, b = rng.randint(10, 19), rng.randint(1, 9)
         text, value = f"{who} has {a} {item} and gives away {b}.", a - b
     else:
-        a, b = rng.randint(2, 9), rng.randint(2, 12)
+        a, b = rng.randint(2, 5), rng.randint(2, 9)
         text, value = f"{who} has {a} bags with {b} {item} in each.", a * b
     return Example(f"Question: {text} How many {item} does {who} have now?\nAnswer:",
                    f" {value}")

@@ -42,6 +42,7 @@ from papers.esft.freezing import count_trainable, save_esft, to_esft
 from papers.esft.routing import (
     concentration,
     moe_routers,
+    overlap,
     probe_scores,
     random_like,
     select_all,
@@ -56,7 +57,9 @@ LR_GROUPS = ("esft", "fft", "lora")
 class EsftTask:
     """``task:`` of the ESFT experiments (see the module docstring); learning rates per method
     family in ``lr`` (``esft``, ``fft``, ``lora``), the share of general data mixed into each
-    family's batches in ``mix_general`` (the paper: 1:1 for FFT and LoRA, none for ESFT)."""
+    family's batches in ``mix_general`` (the paper: 1:1 for FFT and LoRA, none for ESFT), as
+    rows of ``general_len`` tokens (about a task example's length, so a mixed batch costs what
+    a task batch costs, as the paper's packed sequences do)."""
 
     pretrain: PretrainParams = field(default_factory=PretrainParams)
     tasks: list[str] = field(default_factory=lambda: list(TASKS))
@@ -66,12 +69,13 @@ class EsftTask:
     probe_size: int = 256
     p_gate: float = 0.1
     p_token: float = 0.2
-    steps: int = 300
+    steps: int = 500
     batch_size: int = 16
-    lr: dict[str, float] = field(default_factory=lambda: {"esft": 1e-3, "fft": 3e-4,
+    lr: dict[str, float] = field(default_factory=lambda: {"esft": 1e-3, "fft": 1e-3,
                                                           "lora": 3e-3})
     mix_general: dict[str, float] = field(default_factory=lambda: {"esft": 0.0, "fft": 0.5,
                                                                    "lora": 0.5})
+    general_len: int = 32
     lora_rank: int = 8
     lora_alpha: int = 16
     max_new_tokens: int = 40
@@ -96,8 +100,12 @@ class EsftTask:
                 raise ConfigError(f"task.mix_general.{family}", f"{share} is not in [0, 1)",
                                   "the general share of the training rows, e.g. 0.5")
         for key in ("train_size", "test_size", "probe_size", "steps", "batch_size",
-                    "lora_rank", "lora_alpha", "max_new_tokens"):
+                    "lora_rank", "lora_alpha", "max_new_tokens", "general_len"):
             check_positive(f"task.{key}", getattr(self, key))
+        if self.pretrain.seq_len % self.general_len:
+            raise ConfigError("task.general_len", f"{self.general_len} does not divide "
+                              f"task.pretrain.seq_len={self.pretrain.seq_len}",
+                              "pick a divisor, e.g. 32 for 128")
 
 
 def family(method: str) -> str:
@@ -117,7 +125,8 @@ def run_esft_pretrain(ctx: RunContext, task: EsftTask) -> dict[str, float]:
 
 def routing_report(ctx: RunContext, backbone: Backbone, task: EsftTask) -> dict[str, float]:
     """Token selection ratios per domain and task (probed like ESFT's scores), the share of
-    routing the top-K experts hold (uniform: K / E), and the routing heat map."""
+    routing the top-K experts hold (uniform: K / E), the overlap of every two profiles (1:
+    identical routing) and the routing heat map."""
     model, tok = backbone.model, backbone.tokenizer
     top_k = next(iter(moe_routers(model).values())).top_k
     profiles: dict[str, dict[int, torch.Tensor]] = {}
@@ -133,6 +142,11 @@ def routing_report(ctx: RunContext, backbone: Backbone, task: EsftTask) -> dict[
     for name, layers in profiles.items():
         shares = [concentration(r, top_k) for r in layers.values()]
         metrics[f"routing/{name}/top{top_k}_share"] = sum(shares) / len(shares)
+    names = list(profiles)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            shared = [overlap(profiles[a][layer], profiles[b][layer]) for layer in profiles[a]]
+            metrics[f"routing/overlap/{a}~{b}"] = sum(shared) / len(shared)
     experts = len(next(iter(next(iter(profiles.values())).values())))
     metrics["routing/uniform_share"] = top_k / experts
     ctx.tracker.log_image("routing", figures.routing_heatmap(profiles, ctx.run_dir /
@@ -172,7 +186,8 @@ class Study:
         rows = [encode_example(tok, ex) for ex in self.train]
         share = self.task.mix_general[family(method)]
         if share > 0:
-            general = torch.cat(list(self.backbone.general_train.values()))
+            general = torch.cat(list(self.backbone.general_train.values())).reshape(
+                -1, self.task.general_len)
             n = min(len(general), round(len(rows) * share / (1 - share)))
             pick = torch.randperm(len(general), generator=self.ctx.rng("mix"))[:n]
             rows += general_rows(general[pick])

@@ -134,3 +134,9 @@ def concentration(selection_ratio: Tensor, m: int) -> float:
     experts of a layer; ``m / E`` under uniform routing (the paper's Fig. 2 reading)."""
     total = float(selection_ratio.sum())
     return float(selection_ratio.sort(descending=True).values[:m].sum()) / total if total else 0.0
+
+
+def overlap(ratio_a: Tensor, ratio_b: Tensor) -> float:
+    """Histogram intersection sum_i min(r_a,i, r_b,i) of two token-selection-ratio profiles of
+    one layer: 1 when two domains route identically, 0 when they use disjoint experts."""
+    return float(torch.minimum(ratio_a, ratio_b).sum())

@@ -11,6 +11,7 @@ from papers.esft.routing import (
     concentration,
     dense_gates,
     expert_scores,
+    overlap,
     per_sample_means,
     probe_scores,
     random_like,
@@ -105,3 +106,9 @@ def test_probe_of_a_padded_batch_equals_one_sample_at_a_time(tiny_moe):
         assert torch.allclose(batched["token"][layer], token_sum[layer], atol=1e-6)
         assert float(batched["token"][layer].sum()) == pytest.approx(1.0)
     assert float(batched["gate"][1].sum()) <= 1.0  # top-K affinities are not renormalised
+
+
+def test_overlap_is_one_for_equal_profiles_and_zero_for_disjoint_ones():
+    a, b = torch.tensor([0.5, 0.5, 0.0, 0.0]), torch.tensor([0.0, 0.0, 0.5, 0.5])
+    assert overlap(a, a) == pytest.approx(1.0) and overlap(a, b) == 0.0
+    assert overlap(a, torch.tensor([0.25, 0.25, 0.25, 0.25])) == pytest.approx(0.5)
