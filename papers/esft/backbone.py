@@ -32,7 +32,7 @@ from common.training import SeededBatches, Trainer
 from papers.esft import corpus
 from papers.esft.routing import balance_loss, record_routing
 
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2
 EOS, PAD = "<|endoftext|>", "<pad>"
 
 
