@@ -2,10 +2,11 @@
 
     .venv/bin/python -m papers.esft.report [runs/esft ...]
 
-Per backbone: exact match per task, the task average and the general-ability average of every
-method beside the paper's Table 1/2 averages; then the efficiency columns (trainable
-parameters, checkpoint size, training time, experts trained per layer); then the pretraining
-runs' routing concentration. Mean ± std over the newest run per seed.
+Per backbone, experiment and selection thresholds: exact match per task, the task average
+and the general-ability average of every method beside the paper's Table 1/2 averages; then
+the efficiency columns (trainable parameters, checkpoint size, training time, experts trained
+per layer); then the pretraining runs' routing concentration. Mean ± std over the newest run
+per seed.
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ def tasks_of(values: dict[str, list[float]]) -> list[str]:
                    and not k.startswith("avg/")})
 
 
-def main_table(model: str, values: dict[str, list[float]]) -> list[str]:
+def main_table(title: str, values: dict[str, list[float]]) -> list[str]:
     tasks = tasks_of(values)
     head = " | ".join(f"{t} EM" for t in tasks)
-    out = [f"### {model}: task and general ability (%)", "",
+    out = [f"### {title}: task and general ability (%)", "",
            f"| method | {head} | task avg | paper task avg | general | paper general |",
            "| --- |" + " --- |" * (len(tasks) + 4)]
     for m, label in METHODS.items():
@@ -54,7 +55,7 @@ def main_table(model: str, values: dict[str, list[float]]) -> list[str]:
         out.append(f"| {label} | {cells} | {_pct(values, f'avg/{m}/em')} | "
                    f"{_paper(PAPER_TASK, m)} | {_pct(values, f'avg/{m}/general/acc')} | "
                    f"{_paper(PAPER_GENERAL, m)} |")
-    out += ["", f"### {model}: efficiency (mean over tasks)", "",
+    out += ["", f"### {title}: efficiency (mean over tasks)", "",
             "| method | trainable params | checkpoint | train time | experts / layer | "
             "paper time | paper storage |", "| --- |" + " --- |" * 6]
     for m, label in METHODS.items():
@@ -101,12 +102,13 @@ def routing_table(model: str, values: dict[str, list[float]]) -> list[str]:
 
 def report(runs: Sequence[Run]) -> str:
     lines: list[str] = []
-    cells = seed_values(runs, ("model.name", "name"))
-    for (model, _name), values in sorted(cells.items()):
+    cells = seed_values(runs, ("model.name", "name", "task.p_token", "task.p_gate"))
+    for (model, name, p_token, p_gate), values in sorted(cells.items()):
         if "routing/uniform_share" in values:
             lines += routing_table(model, values) + [""]
         if any(k.startswith("avg/") for k in values):
-            lines += main_table(model, values) + [""]
+            title = f"{model}, {name} (p_token {p_token}, p_gate {p_gate})"
+            lines += main_table(title, values) + [""]
     return "\n".join(lines)
 
 

@@ -28,6 +28,11 @@ def test_a_cached_backbone_gives_the_fresh_runs_metrics(run_experiment, tmp_path
     assert m["math/esft_gate/checkpoint_bytes"] < m["math/lora/checkpoint_bytes"]
     assert 1 <= m["math/esft_gate/experts_per_layer"] <= 4
     assert "glance/esft_gate_task" in m and "avg/lora/em" in m
+    from common.report import load_local
+    from papers.esft.report import report
+
+    table = report(load_local([tmp_path / "a", tmp_path / "b"], paper="esft"))
+    assert "| ESFT-Gate | " in table and "| LoRA | " in table and "paper task avg" in table
 
 
 def test_pretrain_reports_routing_concentration(run_experiment):
