@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import transformers
 from omegaconf import DictConfig, OmegaConf
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from torch import Tensor, nn
@@ -28,6 +29,7 @@ from common.optim import CosineWarmup, build_optimizer
 from common.params import ConfigError
 from common.text.data import dataset_by_name
 from common.text.models import load_from_config
+from common.text.tokenizers import configure
 from common.training import SeededBatches, Trainer
 from papers.esft import corpus
 from papers.esft.routing import balance_loss, record_routing
@@ -136,9 +138,14 @@ def split_domains(tokenizer: Any, docs: dict[str, list[str]], params: PretrainPa
     return train, heldout
 
 
-def cache_key(architecture: dict, params: PretrainParams, seed: int) -> str:
+def cache_key(architecture: dict, params: PretrainParams, seed: int, training: dict) -> str:
+    """Everything that shapes the pretrained miniature: its architecture, the pretraining
+    settings, the seed, the corpus version, the optimizer / trainer settings and device kind
+    (``training``) and the transformers version (its config defaults and kernels)."""
     blob = json.dumps({"arch": architecture, "pretrain": asdict(params), "seed": seed,
-                       "corpus": CORPUS_VERSION}, sort_keys=True, default=list)
+                       "corpus": CORPUS_VERSION, "training": training,
+                       "transformers": transformers.__version__},
+                      sort_keys=True, default=list)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -167,16 +174,24 @@ def lm_and_balance_loss(alpha: float):
 def pretrain(ctx: RunContext, model_cfg: DictConfig, params: PretrainParams) -> Backbone:
     """The miniature, pretrained (or loaded from the cache when the same settings ran before)."""
     architecture = OmegaConf.to_container(model_cfg.architecture, resolve=True)
-    key = cache_key(architecture, params, ctx.seed)
+    trainer = ctx.cfg.get("trainer", {})
+    optim = {k: v for k, v in OmegaConf.to_container(ctx.cfg.optim, resolve=True).items()
+             if k not in ("lr", "weight_decay")}  # pretraining sets these from ``params``
+    training = {"optim": optim,
+                "mixed_precision": trainer.get("mixed_precision", "no"),
+                "grad_accum": trainer.get("grad_accum", 1), "device": ctx.device.type}
+    key = cache_key(architecture, params, ctx.seed, training)
     location = ctx.cache_dir / "esft" / f"{model_cfg.name}-{key}"
     docs = domain_documents(params, ctx.seed_for("corpus"))
     if (location / "config.json").exists():
-        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(location))
+        tokenizer = configure(PreTrainedTokenizerFast.from_pretrained(str(location)),
+                              model_cfg.get("add_bos", False))
         train, heldout = split_domains(tokenizer, docs, params)
         model = DeepseekV2ForCausalLM.from_pretrained(str(location)).to(ctx.device)
         return Backbone(model.eval(), tokenizer, train, heldout, location)
     sample = [t for texts in docs.values() for t in texts[: 4 * params.sequences_per_domain]]
-    tokenizer = train_tokenizer(sample, params.vocab_size)
+    tokenizer = configure(train_tokenizer(sample, params.vocab_size),
+                          model_cfg.get("add_bos", False))
     train, heldout = split_domains(tokenizer, docs, params)
     with ctx.seeded("init"):
         model = DeepseekV2ForCausalLM(moe_config(architecture, tokenizer)).to(ctx.device)
@@ -193,9 +208,11 @@ def pretrain(ctx: RunContext, model_cfg: DictConfig, params: PretrainParams) -> 
         checkpoint_every=0, log_every=50, monitor=None, restore_best=False,
         log_prefix="pretrain/", grad_clip=1.0)
     trainer.fit()
-    location.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(location))
-    tokenizer.save_pretrained(str(location))
+    partial = location.with_name(location.name + ".partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(partial))
+    tokenizer.save_pretrained(str(partial))
+    partial.replace(location)  # the folder appears whole or not at all
     return Backbone(model.eval(), tokenizer, train, heldout, location)
 
 

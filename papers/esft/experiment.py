@@ -211,7 +211,7 @@ class Study:
         if method == "vanilla":
             model = self.backbone.model
         else:
-            with ctx.seeded("method", self.task.methods.index(method)):
+            with ctx.seeded("method", METHODS.index(method)):
                 model = self.prepare(method)
             model.train()
             params = [p for p in model.parameters() if p.requires_grad]

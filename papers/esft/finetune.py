@@ -18,14 +18,16 @@ import torch
 from torch import Tensor, nn
 
 from common.text.generation import generate
+from common.text.tokenizers import encode
 from papers.esft.corpus import Example
 
 IGNORE = -100
 
 
 def encode_example(tokenizer, ex: Example) -> dict[str, list[int]]:
-    """Token ids of prompt + answer + EOS and labels masking the prompt."""
-    prompt = tokenizer(ex.prompt, add_special_tokens=False)["input_ids"]
+    """Token ids of prompt (BOS per the model's policy) + answer + EOS and labels masking the
+    prompt."""
+    prompt = encode(tokenizer, ex.prompt)
     answer = tokenizer(ex.answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     return {"input_ids": prompt + answer, "labels": [IGNORE] * len(prompt) + answer}
 
@@ -78,7 +80,7 @@ def exact_match(model: nn.Module, tokenizer, examples: list[Example], max_new_to
     """Share of ``examples`` whose greedy continuation (up to EOS or a newline) equals the
     answer, ignoring surrounding spaces; and the predictions."""
     model.eval()
-    prompts = [tokenizer(ex.prompt, add_special_tokens=False)["input_ids"] for ex in examples]
+    prompts = [encode(tokenizer, ex.prompt) for ex in examples]
     outs = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens,
                     batch_size=batch_size)
     preds = [o.text.split("\n", 1)[0].strip() for o in outs]

@@ -26,7 +26,8 @@ class ExpertRows(nn.Module):
 
     def __init__(self, full: Tensor, experts: list[int]):
         super().__init__()
-        self.register_buffer("experts", torch.tensor(experts, dtype=torch.long), persistent=True)
+        self.register_buffer("experts", torch.tensor(experts, dtype=torch.long,
+                                                     device=full.device), persistent=True)
         self.trained = nn.Parameter(full.detach()[self.experts].clone())
 
     def forward(self, original: Tensor) -> Tensor:
@@ -89,6 +90,9 @@ def load_esft(model: nn.Module, path: Path) -> nn.Module:
     """Write a saved ESFT checkpoint into a plain (unparametrised) copy of the base model."""
     state = load_file(str(path))
     layers = _layers(model)
+    if any(parametrize.is_parametrized(m) for m in model.modules()):
+        raise ValueError("load_esft writes into a plain base model; this one is parametrised "
+                         "(to_esft was applied): merge() it or load a fresh base model")
     for key, value in state.items():
         parts = key.split(".")
         layer = layers[int(parts[1])].mlp

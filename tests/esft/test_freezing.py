@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 import torch
 
 from papers.esft.freezing import count_trainable, load_esft, merge, save_esft, to_esft
@@ -75,3 +76,28 @@ def test_checkpoint_holds_only_the_trained_experts_and_reloads_the_logits(tiny_m
     reloaded = load_esft(base, tmp_path / "esft.safetensors")
     with torch.no_grad():
         assert torch.equal(reloaded(ids).logits, tuned)
+
+
+def test_the_expert_index_lives_with_the_weights_and_reloading_needs_a_plain_model(tiny_moe,
+                                                                                 tmp_path):
+    model, _ = tiny_moe
+    to_esft(model, {1: SELECTED})
+    rows = model.model.layers[1].mlp.experts.parametrizations.gate_up_proj[0]
+    assert "experts" in dict(rows.named_buffers())  # moved by model.to(device)
+    assert rows.experts.device == rows.trained.device
+    save_esft(model, tmp_path / "e.safetensors")
+    with pytest.raises(ValueError, match="parametrised"):
+        load_esft(model, tmp_path / "e.safetensors")
+
+
+def test_the_balance_loss_reaches_the_router(tiny_moe):
+    from papers.esft.backbone import lm_and_balance_loss
+
+    model, _ = tiny_moe
+    model.train()
+    ids = _batch()
+    loss, logs = lm_and_balance_loss(1.0)(model, ids)
+    parts = float(logs["train/lm_loss"] + logs["train/balance"])
+    assert float(loss.detach()) == pytest.approx(parts)
+    loss.backward()
+    assert model.model.layers[1].mlp.gate.weight.grad.abs().sum() > 0
