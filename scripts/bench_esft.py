@@ -2,7 +2,8 @@
 architecture, seeded random weights, a 2,048-token BPE trained on the synthetic domains):
 trainable parameters, optimizer-state memory after a step, mean AdamW step time on the same
 batches of the math task, and checkpoint size. ESFT's experts are selected by probing the model
-(token ratio p = 0.2, gate score p = 0.1), as in the experiment.
+(token ratio p = 0.2, gate score p = 0.1), as in the experiment. Ends with `ratio` lines (ESFT
+and LoRA against FFT, the same run).
 
     .venv/bin/python scripts/bench_esft.py [--steps 20] [--batch 16] [--threads 1]
 """
@@ -73,6 +74,7 @@ def main() -> None:
     print("| method | trainable | optimizer state | step time | vs FFT | checkpoint |")
     print("| --- | --- | --- | --- | --- | --- |")
     fft_time = None
+    measured: dict[str, tuple[float, int]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for method in ("fft", "lora", "esft_token", "esft_gate"):
             model = prepare(method).train()
@@ -97,6 +99,10 @@ def main() -> None:
             print(f"| {method} | {count_trainable(model):,} | "
                   f"{_optimizer_bytes(optimizer) / 1e6:.2f} MB | {1e3 * step:.1f} ms | "
                   f"{step / fft_time:.2f}x | {size / 1e6:.3f} MB |")
+            measured[method] = (step, size)
+    for method in ("esft_token", "esft_gate", "lora"):
+        print(f"ratio step_time {method}/fft = {measured[method][0] / measured['fft'][0]:.3f}  "
+              f"ratio checkpoint {method}/fft = {measured[method][1] / measured['fft'][1]:.3f}")
 
 
 if __name__ == "__main__":
