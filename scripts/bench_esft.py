@@ -23,12 +23,14 @@ from omegaconf import OmegaConf
 def _model_and_tokenizer():
     from transformers import DeepseekV2ForCausalLM
 
+    from common.text.tokenizers import configure
     from papers.esft.backbone import moe_config, train_tokenizer
     from papers.esft.corpus import GENERATORS, synthetic
 
     arch = OmegaConf.to_container(OmegaConf.load(
         Path(__file__).resolve().parent.parent / "configs/model/esft-tiny-moe.yaml").architecture)
-    tok = train_tokenizer([t for d in GENERATORS for t in synthetic(d, 2000, 0)], 2048)
+    tok = configure(train_tokenizer([t for d in GENERATORS for t in synthetic(d, 2000, 0)], 2048),
+                    add_bos=False)
     torch.manual_seed(0)
     return DeepseekV2ForCausalLM(moe_config(arch, tok)), tok
 

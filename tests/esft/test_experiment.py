@@ -108,3 +108,14 @@ def test_the_cache_key_moves_with_every_setting_that_shapes_the_backbone():
     assert base != cache_key(arch, PretrainParams(), 0, {**training, "device": "cuda"})
     assert base != cache_key(arch, PretrainParams(), 0,
                              {**training, "optim": {"betas": [0.9, 0.999]}})
+
+
+def test_the_bench_runs_and_prints_its_ratios():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, str(root / "scripts" / "bench_esft.py"), "--steps",
+                          "1", "--batch", "2"], capture_output=True, text=True, check=True,
+                         cwd=root).stdout
+    assert out.count("ratio step_time") == 3 and "| esft_gate |" in out
