@@ -209,15 +209,16 @@ def markdown_long(groups: list[Group], metric_filter: str | None = None) -> str:
 
 
 @contextmanager
-def figure(path: Path, size: tuple[float, float] = (4.5, 3.5), dpi: int = 150):
+def figure(path: Path, size: tuple[float, float] = (4.5, 3.5), dpi: int = 150, ncols: int = 1):
     """``with figure(path) as (fig, ax): ...`` draws on a fresh Agg figure, then saves it to
-    ``path`` (parents created) and closes it: the matplotlib set-up every report shares."""
+    ``path`` (parents created) and closes it: the matplotlib set-up every report shares. With
+    ``ncols`` > 1, ``ax`` is the row of ``ncols`` panels."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=size)
+    fig, ax = plt.subplots(1, ncols, figsize=size)
     try:
         yield fig, ax
         fig.tight_layout()

@@ -14,6 +14,7 @@ import hashlib
 import json
 import random
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from common.text.models import load_from_config
 from common.text.tokenizers import configure
 from common.training import SeededBatches, Trainer
 from papers.esft import corpus
+from papers.esft.finetune import general_ability
 from papers.esft.routing import balance_loss, record_routing
 
 CORPUS_VERSION = 2
@@ -69,6 +71,11 @@ class Backbone:
     general_train: dict[str, Tensor]
     general_heldout: dict[str, Tensor]
     location: Path | None = None
+
+    @cached_property
+    def general(self) -> dict[str, float]:
+        """The frozen backbone's general ability (measured once; every task's vanilla row)."""
+        return general_ability(self.model, self.general_heldout)
 
 
 def english_documents(sources: tuple[str, ...]) -> list[str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 from torch import nn
@@ -117,8 +118,7 @@ def run_esft_pretrain(ctx: RunContext, task: EsftTask) -> dict[str, float]:
     start = time.perf_counter()
     backbone = load_backbone(ctx, task.pretrain)
     metrics: dict[str, float] = {"time/pretrain_s": time.perf_counter() - start}
-    metrics.update({f"general/{k}": v for k, v in general_ability(
-        backbone.model, backbone.general_heldout).items()})
+    metrics.update({f"general/{k}": v for k, v in backbone.general.items()})
     metrics.update(routing_report(ctx, backbone, task))
     return metrics
 
@@ -180,10 +180,14 @@ class Study:
                            "esft_token_random": random_like(token, num_experts, gen),
                            "esft_gate_random": random_like(gate, num_experts, gen)}
 
+    @cached_property
+    def task_rows(self) -> list[dict[str, list[int]]]:
+        """The training examples tokenised once (every method trains on them)."""
+        return [encode_example(self.backbone.tokenizer, ex) for ex in self.train]
+
     def rows(self, method: str) -> list[dict[str, list[int]]]:
         """The task rows, plus general rows making up ``mix_general`` of the total."""
-        tok = self.backbone.tokenizer
-        rows = [encode_example(tok, ex) for ex in self.train]
+        rows = list(self.task_rows)
         share = self.task.mix_general[family(method)]
         if share > 0:
             general = torch.cat(list(self.backbone.general_train.values())).reshape(
@@ -235,8 +239,9 @@ class Study:
                 metrics["experts_per_layer"] = sum(map(len, chosen.values())) / len(chosen)
         em, _ = exact_match(model, tok, self.test, task.max_new_tokens)
         metrics["em"] = em
-        metrics.update({f"general/{k}": v for k, v in general_ability(
-            model, self.backbone.general_heldout).items()})
+        general = (self.backbone.general if method == "vanilla"
+                   else general_ability(model, self.backbone.general_heldout))
+        metrics.update({f"general/{k}": v for k, v in general.items()})
         return metrics, model
 
     def save(self, method: str, model: nn.Module) -> int:

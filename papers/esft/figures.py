@@ -6,28 +6,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+from common.report import figure
 
 
 def routing_heatmap(profiles: dict[str, dict[int, torch.Tensor]], path: Path) -> Path:
     """One panel per MoE layer; rows are ``profiles`` (domains, tasks), columns experts."""
     layers = sorted(next(iter(profiles.values())))
     names = list(profiles)
-    fig, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 0.45 * len(names) + 1.4),
-                             squeeze=False)
-    for ax, layer in zip(axes[0], layers, strict=True):
-        grid = torch.stack([profiles[n][layer] for n in names]).numpy()
-        image = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0)
-        ax.set(title=f"layer {layer}", xlabel="routed expert")
-        ax.set_yticks(range(len(names)), names if ax is axes[0][0] else [""] * len(names),
-                      fontsize=7)
-        fig.colorbar(image, ax=ax, fraction=0.05)
-    fig.suptitle("token selection ratio (uniform = 1 / E)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    size = (3.2 * len(layers), 0.45 * len(names) + 1.4)
+    with figure(path, size, ncols=len(layers)) as (fig, axes):
+        axes = axes if len(layers) > 1 else [axes]
+        for i, (ax, layer) in enumerate(zip(axes, layers, strict=True)):
+            grid = torch.stack([profiles[n][layer] for n in names]).numpy()
+            image = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0)
+            ax.set(title=f"layer {layer}", xlabel="routed expert")
+            ax.set_yticks(range(len(names)), names if i == 0 else [""] * len(names), fontsize=7)
+            fig.colorbar(image, ax=ax, fraction=0.05)
+        fig.suptitle("token selection ratio (uniform = 1 / E)", fontsize=9)
     return path

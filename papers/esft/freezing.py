@@ -18,6 +18,8 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
+from papers.esft.routing import decoder_layers
+
 EXPERT_TENSORS = ("gate_up_proj", "down_proj")
 
 
@@ -34,18 +36,13 @@ class ExpertRows(nn.Module):
         return original.index_copy(0, self.experts, self.trained)
 
 
-def _layers(model: nn.Module) -> nn.ModuleList:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return base.model.layers
-
-
 def to_esft(model: nn.Module, selection: dict[int, list[int]], train_shared: bool = False
             ) -> nn.Module:
     """Freeze ``model`` except the experts ``selection[layer]`` of each MoE layer (and, for the
     ablation, the shared experts); in place, returns the model."""
     for p in model.parameters():
         p.requires_grad_(False)
-    layers = _layers(model)
+    layers = decoder_layers(model)
     for layer, experts in selection.items():
         moe = layers[layer].mlp
         if experts:
@@ -64,7 +61,7 @@ def trained_state(model: nn.Module) -> dict[str, Tensor]:
     """What an ESFT checkpoint stores: the trained expert rows with their indices, plus any
     other trainable tensor (the shared experts of the ablation); nothing frozen."""
     state: dict[str, Tensor] = {}
-    for i, layer in enumerate(_layers(model)):
+    for i, layer in enumerate(decoder_layers(model)):
         experts = getattr(layer.mlp, "experts", None)
         if experts is not None and parametrize.is_parametrized(experts):
             for name in EXPERT_TENSORS:
@@ -89,7 +86,7 @@ def save_esft(model: nn.Module, path: Path) -> int:
 def load_esft(model: nn.Module, path: Path) -> nn.Module:
     """Write a saved ESFT checkpoint into a plain (unparametrised) copy of the base model."""
     state = load_file(str(path))
-    layers = _layers(model)
+    layers = decoder_layers(model)
     if any(parametrize.is_parametrized(m) for m in model.modules()):
         raise ValueError("load_esft writes into a plain base model; this one is parametrised "
                          "(to_esft was applied): merge() it or load a fresh base model")
@@ -107,7 +104,7 @@ def load_esft(model: nn.Module, path: Path) -> nn.Module:
 
 def merge(model: nn.Module) -> nn.Module:
     """Fold the trained rows back into plain fused tensors (a model like the base one)."""
-    for layer in _layers(model):
+    for layer in decoder_layers(model):
         experts = getattr(layer.mlp, "experts", None)
         if experts is not None and parametrize.is_parametrized(experts):
             for name in EXPERT_TENSORS:

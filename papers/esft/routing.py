@@ -15,11 +15,16 @@ import torch
 from torch import Tensor, nn
 
 
+def decoder_layers(model: nn.Module) -> nn.ModuleList:
+    """The decoder layers of a DeepSeek-V2/V3 causal LM, through a ``peft`` wrapper if any."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base.model.layers
+
+
 def moe_routers(model: nn.Module) -> dict[int, nn.Module]:
     """Layer index -> the router (``mlp.gate``) of every MoE layer of a DeepSeek-V2/V3 model."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    layers = base.model.layers
-    return {i: layer.mlp.gate for i, layer in enumerate(layers) if hasattr(layer.mlp, "gate")}
+    return {i: layer.mlp.gate for i, layer in enumerate(decoder_layers(model))
+            if hasattr(layer.mlp, "gate")}
 
 
 def dense_gates(router_logits: Tensor, topk_indices: Tensor) -> Tensor:

@@ -74,3 +74,15 @@ def test_seed_values_groups_and_keeps_each_metrics_newest_run_per_seed():
     values = seed_values(runs, ("model.name",))
     assert values[("gcn",)] == {"acc": [0.6, 0.7], "f1": [0.4]}
     assert values[("gat",)] == {"acc": [0.9]}
+
+
+def test_figure_gives_one_axis_or_a_row_of_panels(tmp_path):
+    from common.report import figure
+
+    with figure(tmp_path / "one.png") as (_, ax):
+        ax.plot([0, 1])
+    with figure(tmp_path / "row.png", (6, 2), ncols=3) as (_, axes):
+        assert len(axes) == 3
+        for ax in axes:
+            ax.plot([0, 1])
+    assert (tmp_path / "one.png").exists() and (tmp_path / "row.png").exists()
