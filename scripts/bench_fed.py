@@ -49,6 +49,7 @@ def main() -> None:
     methods = {"FedAvg": FedAvg, "RedGrape": RedGrape, "CReFF": CReFF}
     print("| method | s / round | client upload KiB | client download KiB | server s / round |")
     print("| --- | --- | --- | --- | --- |")
+    measured: dict[str, tuple[float, float]] = {}
     for name, factory in methods.items():
         method = factory()
 
@@ -86,9 +87,17 @@ def main() -> None:
             server_time += time.perf_counter() - t0
             total += time.perf_counter() - start
         n = args.rounds * args.clients
+        measured[name] = (total / args.rounds, up / n)
         print(
             f"| {name} | {total / args.rounds:.2f} | {up / n / 1024:.1f} | {down / n / 1024:.1f} "
             f"| {server_time / args.rounds:.2f} |"
+        )
+    for name in ("RedGrape", "CReFF"):
+        print(
+            f"ratio round_time {name.lower()}/fedavg = "
+            f"{measured[name][0] / measured['FedAvg'][0]:.3f}  "
+            f"ratio upload_bytes {name.lower()}/fedavg = "
+            f"{measured[name][1] / measured['FedAvg'][1]:.3f}"
         )
 
 

@@ -117,6 +117,10 @@ def main() -> None:
             f"{dense_cells} | {ratio} | {ours['gap']:.4f} |"
         )
     print(json.dumps([{"graph": g, "nodes": n, "ours": o, "dense": d} for g, n, o, d in rows]))
+    for graph, nodes, ours, dense in rows:
+        if "error" not in dense:
+            ratio = dense["seconds"] / ours["seconds"]
+            print(f"ratio time dense/ours {graph}-{nodes} = {ratio:.3f}")
 
 
 if __name__ == "__main__":

@@ -133,6 +133,9 @@ def main() -> None:
         )
     if args.out:
         args.out.write_text(json.dumps(rows, indent=2))
+    for r in rows:
+        if "ratio" in r:
+            print(f"ratio time dense/ours {r['graph']} = {r['ratio']:.3f}")
 
 
 if __name__ == "__main__":

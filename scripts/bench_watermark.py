@@ -59,7 +59,7 @@ def bench_counts(windows: int, loop_max_bits: int) -> None:
             print(f"| {bits} | {ours:.4f} | - | - |")
 
 
-def bench_membership(model, ids: list[int], windows: int) -> None:
+def bench_membership(model, ids: list[int], windows: int) -> float:
     code = Code()
     proxy = Proxy(model, None, code.prefix_len)
     ids_t = torch.tensor(ids[: windows + code.prefix_len])
@@ -75,9 +75,11 @@ def bench_membership(model, ids: list[int], windows: int) -> None:
     print(f"\n## Balance membership, {n} windows x R = {code.partitions} (seconds)")
     print("| head-bounded | full sort per partition (from", sample, "windows) | ratio |")
     print(f"| --- | --- | --- |\n| {ours:.3f} | {full:.2f} | {full / ours:.0f}x |")
+    return full / ours
 
 
-def bench_generation(model, tok, prompts: list[list[int]], tokens: int, beams: int) -> None:
+def bench_generation(model, tok, prompts: list[list[int]], tokens: int,
+                     beams: int) -> dict[str, float]:
     code = Code(bits=10)
     messages = [[7] for _ in prompts]
     width = max(len(p) for p in prompts)
@@ -104,6 +106,7 @@ def bench_generation(model, tok, prompts: list[list[int]], tokens: int, beams: i
     print("| variant | seconds | ratio to plain |\n| --- | --- | --- |")
     for name, s in seconds.items():
         print(f"| {name} | {s:.2f} | {s / seconds['plain']:.2f}x |")
+    return seconds
 
 
 def main() -> None:
@@ -124,9 +127,12 @@ def main() -> None:
     texts = dataset_by_name("reuters_modapte").load("test")["text"]
     encoded = [encode(tok, " ".join(t.split())) for t in texts[:50]]
     long = [ids for ids in encoded if len(ids) >= 300]
-    bench_membership(model, long[0][100:], args.windows)
-    bench_generation(model, tok, [ids[:100] for ids in long[1:1 + args.prompts]], args.tokens,
-                     args.beams)
+    membership = bench_membership(model, long[0][100:], args.windows)
+    seconds = bench_generation(model, tok, [ids[:100] for ids in long[1:1 + args.prompts]],
+                               args.tokens, args.beams)
+    print(f"ratio membership_time full_sort/head_bounded = {membership:.3f}")
+    print(f"ratio generation_time balance_window/plain = "
+          f"{seconds['balance, proxy = generator, window'] / seconds['plain']:.3f}")
 
 
 if __name__ == "__main__":
