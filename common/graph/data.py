@@ -62,10 +62,24 @@ def load_planetoid(name: str, split: str = "public") -> Data:
     return Planetoid(str(root), pyg_name, split=split)[0]
 
 
-def load_graph(name: str, split: str = "public") -> Data:
+def row_normalize(x: torch.Tensor) -> torch.Tensor:
+    """Each node's features divided by their sum, all-zero rows left at zero: the preprocessing
+    of Kipf & Welling (2017, Sec. 5.1 / reference ``preprocess_features``), PyG's
+    ``NormalizeFeatures``."""
+    return x / x.sum(dim=1, keepdim=True).clamp(min=torch.finfo(x.dtype).tiny)
+
+
+def load_graph(name: str, split: str = "public", normalize_features: bool = False) -> Data:
     """Any graph of :data:`GRAPHS` by name, downloaded by PyG into the cache unless it is
-    Planetoid in the mirror. Only Planetoid graphs come with split masks (Reddit has its own)."""
-    key = _canonical(name)
+    Planetoid in the mirror. Only Planetoid graphs come with split masks (Reddit has its own).
+    ``normalize_features``: rows of ``x`` divided by their sum (:func:`row_normalize`)."""
+    data = _load(_canonical(name), split)
+    if normalize_features:
+        data.x = row_normalize(data.x)
+    return data
+
+
+def _load(key: str, split: str) -> Data:
     if key in PLANETOID:
         return load_planetoid(key, split)
     from torch_geometric.datasets import Amazon, Coauthor, Reddit

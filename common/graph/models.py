@@ -31,6 +31,7 @@ from common.graph.adjacency import normalized_adjacency
 
 ARCHITECTURES = ("gcn", "gat", "sage", "cheb", "sgc", "appnp")
 ACTIVATIONS = {"relu": F.relu, "elu": F.elu}
+DECAY_LAYERS = ("all", "first")
 LINEAR_FIRST = ("gcn", "sgc", "appnp")
 SPARSE_INPUT_DENSITY = 0.1
 
@@ -64,7 +65,9 @@ class GNN(nn.Module):
 
     ``dropout`` is applied before every layer, the input included unless ``input_dropout`` is
     false (some reference implementations drop only between layers); ``activation`` defaults to
-    ELU for GAT (Velickovic et al. 2018) and ReLU otherwise."""
+    ELU for GAT (Velickovic et al. 2018) and ReLU otherwise. ``weight_decay_layers``: which
+    layers the optimizer's weight decay applies to (:meth:`param_groups`), ``first`` for the
+    GCN recipe of Kipf & Welling (2017, Sec. 5.2: L2 on the first layer only)."""
 
     def __init__(
         self,
@@ -82,6 +85,7 @@ class GNN(nn.Module):
         cached: bool = True,
         input_dropout: bool = True,
         activation: str | None = None,
+        weight_decay_layers: str = "all",
         name: str | None = None,
     ):
         super().__init__()
@@ -91,10 +95,16 @@ class GNN(nn.Module):
             raise ValueError(f"model.num_layers must be >= 1, got {num_layers}")
         if activation not in (None, *ACTIVATIONS):
             raise ValueError(f"model.activation must be one of {list(ACTIVATIONS)} or null")
+        if weight_decay_layers not in DECAY_LAYERS:
+            raise ValueError(
+                f"model.weight_decay_layers must be one of {DECAY_LAYERS}, "
+                f"got {weight_decay_layers!r}"
+            )
         if conv == "gat" and hidden % heads:
             raise ValueError(f"GAT needs hidden ({hidden}) divisible by heads ({heads})")
         self.conv, self.num_layers, self.dropout, self.cached = conv, num_layers, dropout, cached
         self.K, self.alpha, self.input_dropout = K, alpha, input_dropout
+        self.weight_decay_layers = weight_decay_layers
         self.act = ACTIVATIONS[activation or ("elu" if conv == "gat" else "relu")]
         self._graph_key: tuple | None = None
         self._adj: Tensor | None = None
@@ -124,6 +134,20 @@ class GNN(nn.Module):
         if self.conv == "sage":
             return SAGEConv(a, b, aggr="mean")
         return ChebConv(a, b, K=cheb_k)
+
+    def param_groups(self, weight_decay: float) -> list[dict]:
+        """Optimizer parameter groups: ``weight_decay`` on every parameter, or (``first``) on the
+        first layer's only and none elsewhere, as the Kipf & Welling reference code and PyG's GCN
+        example do (SGC's single linear map and bias count as its first layer)."""
+        if self.weight_decay_layers == "all":
+            return [{"params": list(self.parameters()), "weight_decay": weight_decay}]
+        first = list(self.layers[0].parameters())
+        if self.conv == "sgc":
+            first.append(self.bias)
+        chosen = {id(p) for p in first}
+        rest = [p for p in self.parameters() if id(p) not in chosen]
+        return [{"params": first, "weight_decay": weight_decay},
+                {"params": rest, "weight_decay": 0.0}]
 
     def reset_parameters(self) -> None:
         for layer in self.layers:

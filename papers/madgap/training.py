@@ -48,7 +48,8 @@ def train_node_classifier(
     extra_loss: ExtraLoss | None = None,
 ) -> Trained:
     """Train ``cfg.model`` with ``num_layers`` layers on ``edge_index`` (default the data's) with
-    ``cfg.optim`` / ``cfg.trainer``; the best validation-accuracy state is restored.
+    ``cfg.optim`` / ``cfg.trainer`` (weight decay on the layers ``cfg.model.weight_decay_layers``
+    names); the final state, or the best validation-accuracy one when ``trainer.restore_best``.
 
     Seeds: the model is built and trained inside ``seeded(ctx.seed)``, so every model of a run
     starts from the same initial weights and dropout stream (with and without MADReg, before and
@@ -77,7 +78,8 @@ def train_node_classifier(
             out_dim=num_classes(data),
             num_layers=num_layers,
         ).to(ctx.device)
-        result = fit_full_batch(ctx, name=name, model=model, loss_fn=loss_fn, evaluate=evaluate)
+        result = fit_full_batch(ctx, name=name, model=model, loss_fn=loss_fn, evaluate=evaluate,
+                                params=model.param_groups(ctx.cfg.optim.weight_decay))
     model.eval()
     with torch.no_grad():
         logits, hidden = model(data.x, edges, return_hidden=True)

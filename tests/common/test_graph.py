@@ -136,3 +136,42 @@ def test_input_dropout_switch_and_activation_choice():
     assert relu_gat.act is torch.nn.functional.relu
     with pytest.raises(ValueError, match="activation"):
         GNN(60, 2, activation="tanh")
+
+
+def test_row_normalize_matches_pyg_normalize_features():
+    from torch_geometric.data import Data
+    from torch_geometric.transforms import NormalizeFeatures
+
+    from common.graph.data import row_normalize
+
+    x = torch.tensor([[1.0, 3.0, 0.0], [0.0, 0.0, 0.0], [2.0, 2.0, 4.0]])
+    expected = NormalizeFeatures()(Data(x=x.clone())).x
+    assert torch.allclose(row_normalize(x), expected)
+    assert torch.allclose(row_normalize(x)[0], torch.tensor([0.25, 0.75, 0.0]))
+    assert torch.equal(row_normalize(x)[1], torch.zeros(3))
+
+
+@pytest.mark.parametrize("conv", ["gcn", "sgc", "gat"])
+def test_first_layer_weight_decay_touches_the_first_layer_only(conv):
+    """Kipf & Welling's L2 on the first layer: with zero gradients, an Adam step with decay moves
+    exactly the first layer's parameters; ``all`` moves every non-zero parameter."""
+    for scope in ("first", "all"):
+        torch.manual_seed(0)
+        model = GNN(8, 3, conv=conv, hidden=8, num_layers=3, heads=2, weight_decay_layers=scope)
+        for p in model.parameters():
+            p.data.add_(0.1)
+        first = {id(p) for p in model.layers[0].parameters()} | (
+            {id(model.bias)} if conv == "sgc" else set())
+        before = {id(p): p.detach().clone() for p in model.parameters()}
+        opt = torch.optim.Adam(model.param_groups(0.5), lr=0.1)
+        for p in model.parameters():
+            p.grad = torch.zeros_like(p)
+        opt.step()
+        for p in model.parameters():
+            moved = not torch.equal(p, before[id(p)])
+            assert moved == (scope == "all" or id(p) in first)
+
+
+def test_unknown_weight_decay_scope_is_refused():
+    with pytest.raises(ValueError, match="weight_decay_layers"):
+        GNN(8, 3, weight_decay_layers="last")

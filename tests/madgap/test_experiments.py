@@ -94,5 +94,5 @@ def test_report_tables_and_figures_from_runs(run_experiment, mirror_asset, tmp_p
         )
     report.main([str(tmp_path / "runs"), "--figures", str(tmp_path / "figures")])
     printed = capsys.readouterr().out
-    assert "| gcn | cora | 2 |" in printed
+    assert "| gcn_kipf | cora | 2 |" in printed
     assert (tmp_path / "figures" / "madgap_acc.png").exists()
