@@ -17,20 +17,26 @@ class GradientPrototypes:
     bias: torch.Tensor
     present: torch.Tensor
 
-    def to_arrays(self, prefix: str) -> dict[str, torch.Tensor]:
+    def to_arrays(self, prefix: str, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+        """The wire form: the rows of the present classes only (an absent class's row is zero
+        and carries nothing), in ``dtype`` (float16 halves the bytes; lossy)."""
         return {
-            f"{prefix}.weight": self.weight,
-            f"{prefix}.bias": self.bias,
+            f"{prefix}.weight": self.weight[self.present].to(dtype),
+            f"{prefix}.bias": self.bias[self.present].to(dtype),
             f"{prefix}.present": self.present,
         }
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, torch.Tensor], prefix: str) -> GradientPrototypes | None:
+        """Inverse of :meth:`to_arrays`: absent classes' rows back as zeros, in float32."""
         if f"{prefix}.weight" not in arrays:
             return None
-        return cls(
-            arrays[f"{prefix}.weight"], arrays[f"{prefix}.bias"], arrays[f"{prefix}.present"].bool()
-        )
+        present = arrays[f"{prefix}.present"].bool()
+        rows, bias_rows = arrays[f"{prefix}.weight"].float(), arrays[f"{prefix}.bias"].float()
+        weight = rows.new_zeros((len(present), *rows.shape[1:]))
+        bias = bias_rows.new_zeros((len(present), *bias_rows.shape[1:]))
+        weight[present], bias[present] = rows, bias_rows
+        return cls(weight, bias, present)
 
 
 def ce_classifier_gradients(

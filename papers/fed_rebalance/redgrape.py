@@ -3,11 +3,14 @@ global gradient prototypes of missing classes re-balance the classifier every ba
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from common.params import check_choice
 from common.training import Callback, Trainer
 from papers.fed_rebalance.federated import Arrays, ClientData, ClientEnv, ClientReply, FedMethod
-from papers.fed_rebalance.local import FedNet
+from papers.fed_rebalance.local import Batch, FedNet
 from papers.fed_rebalance.prototypes import (
     GradientPrototypes,
     aggregate_prototypes,
@@ -18,6 +21,36 @@ from papers.fed_rebalance.prototypes import (
 Grad = tuple[torch.Tensor, torch.Tensor]
 PROTO = "proto"
 OWN_SUPPLEMENTARY = "own_supplementary"
+PROTOTYPES_FROM = ("received_model", "local_pass")
+REAL_GRADIENT_FROM = ("balanced_set", "batch")
+PROTO_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
+@dataclass
+class Forward:
+    """What the local pass's forward of the current batch computed, kept for the callbacks that
+    reuse it instead of running their own forward: features h (detached), main-classifier logits
+    W h (detached) and labels."""
+
+    h: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    y: torch.Tensor | None = None
+
+
+class RecordingLoss:
+    """CE on the training logits (W + W_hat) h, as ``local.cross_entropy_loss``, that also
+    records h and W h of the batch in ``self.forward`` (the same computation, shared)."""
+
+    def __init__(self) -> None:
+        self.forward = Forward()
+
+    def __call__(self, model: FedNet, batch: Batch) -> torch.Tensor:
+        x, y = batch
+        h = model.features(x)
+        logits = model.classifier(h)
+        train_logits = logits if model.supplementary is None else logits + model.supplementary(h)
+        self.forward = Forward(h.detach(), logits.detach(), y)
+        return torch.nn.functional.cross_entropy(train_logits, y)
 
 
 @torch.no_grad()
@@ -41,6 +74,25 @@ def client_prototypes(
         bias += b
         counts += n
     return prototypes_from_sums(weight, bias, counts)
+
+
+def balanced_batch_gradient(
+    h: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, local_mask: torch.Tensor
+) -> Grad | None:
+    """The ``real_gradient_from=batch`` variant of g_real: grad_(W, b) of the class-balanced CE
+    of the batch's samples whose class is in ``local_mask`` (each such class present in the batch
+    weighs 1 / #classes, split evenly over its samples), in closed form (Eq. 4) from the batch's
+    own h and W h. None when the batch holds no such class."""
+    keep = local_mask.to(y.device)[y]
+    if not keep.any():
+        return None
+    h, logits, y = h[keep], logits[keep], y[keep]
+    counts = torch.bincount(y, minlength=len(local_mask)).to(h.dtype)
+    weights = 1.0 / (counts[y] * (counts > 0).sum())
+    err = torch.softmax(logits, dim=1)
+    err[torch.arange(len(y)), y] -= 1.0
+    err = err * weights.unsqueeze(1)
+    return err.T @ h, err.sum(0)
 
 
 def balanced_subset(
@@ -104,14 +156,24 @@ class ClassifierCorrection(Callback):
         g_missing: Grad | None,
         num_classes: int,
         lam: float,
+        local_mask: torch.Tensor | None = None,
+        loss: RecordingLoss | None = None,
     ):
+        """With ``loss`` (and the balanced classes' ``local_mask``), g_real comes from the
+        batch the loss just saw (:func:`balanced_batch_gradient`) instead of a forward of the
+        balanced set."""
         self.bal_x, self.bal_y = bal_x, bal_y
         self.n_local, self.g_missing = n_local, g_missing
         self.num_classes, self.lam = num_classes, lam
+        self.local_mask, self.loss = local_mask, loss
         self.g: Grad | None = None
 
     def real_gradient(self, model: FedNet) -> Grad | None:
-        """grad_W CE(W h(x).detach(), y) on the balanced real set (backbone in train mode)."""
+        """grad_W CE(W h(x).detach(), y) on the balanced real set (backbone in train mode), or
+        on the current batch's balanced classes when the callback has the recording loss."""
+        if self.loss is not None:
+            f = self.loss.forward
+            return balanced_batch_gradient(f.h, f.logits, f.y, self.local_mask)
         if len(self.bal_y) == 0:
             return None
         with torch.no_grad():
@@ -138,10 +200,39 @@ class ClassifierCorrection(Callback):
             classifier.bias -= lr * self.lam * self.g[1]
 
 
+class PrototypeSums(Callback):
+    """The ``prototypes_from=local_pass`` variant: class sums of the analytic classifier gradient
+    (Eq. 4) accumulated from the last local epoch's batches, from the h and W h that the
+    training forward computed (train mode, augmented, the model as it trains), not from an
+    extra eval pass of the received model over all local data."""
+
+    def __init__(self, loss: RecordingLoss, num_classes: int):
+        self.loss, self.num_classes = loss, num_classes
+        self.sums: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+
+    def before_backward(self, trainer: Trainer, loss: torch.Tensor) -> None:
+        if trainer.state.epoch != trainer.cfg.max_epochs - 1:
+            return
+        f = self.loss.forward
+        sums = class_gradient_sums(f.h, f.logits, f.y, self.num_classes)
+        self.sums = sums if self.sums is None else tuple(
+            a + b for a, b in zip(self.sums, sums, strict=True))
+
+    def prototypes(self) -> GradientPrototypes:
+        return prototypes_from_sums(*self.sums)
+
+
 class RedGrape(FedMethod):
     """RedGrape (Yang et al., 2023). ``per_class`` is T (None = the 'T = inf' ablation),
     ``supplementary`` toggles W_hat, ``aggregate_supplementary`` averages W_hat on the server
-    instead of keeping one per client."""
+    instead of keeping one per client.
+
+    Cost options (the paper's variant is the default): ``prototypes_from`` = ``received_model``
+    (Sec. 4.2: an eval pass of the received model over all local data) or ``local_pass`` (the
+    last local epoch's own forwards, :class:`PrototypeSums`); ``real_gradient_from`` =
+    ``balanced_set`` (Sec. 4.4: a forward of the T-per-class set every batch) or ``batch`` (the
+    batch's balanced classes, :func:`balanced_batch_gradient`); ``proto_dtype`` the prototypes'
+    wire precision."""
 
     def __init__(
         self,
@@ -149,16 +240,25 @@ class RedGrape(FedMethod):
         per_class: int | None = 8,
         supplementary: bool = True,
         aggregate_supplementary: bool = False,
+        prototypes_from: str = "received_model",
+        real_gradient_from: str = "balanced_set",
+        proto_dtype: str = "float32",
     ):
+        check_choice("task.method.prototypes_from", prototypes_from, PROTOTYPES_FROM)
+        check_choice("task.method.real_gradient_from", real_gradient_from, REAL_GRADIENT_FROM)
+        check_choice("task.method.proto_dtype", proto_dtype, tuple(PROTO_DTYPES))
         self.lam = lam
         self.per_class = per_class
         self.supplementary = supplementary
         self.aggregate_supplementary = aggregate_supplementary
+        self.prototypes_from = prototypes_from
+        self.real_gradient_from = real_gradient_from
+        self.proto_dtype = PROTO_DTYPES[proto_dtype]
         self.prototypes: GradientPrototypes | None = None
         self.client_supplementary: dict[int, Arrays] = {}
 
     def broadcast(self, client_id: int) -> Arrays:
-        out = self.prototypes.to_arrays(PROTO) if self.prototypes is not None else {}
+        out = self.prototypes.to_arrays(PROTO, self.proto_dtype) if self.prototypes else {}
         own = self.client_supplementary.get(client_id)
         if own is not None and not self.aggregate_supplementary:
             out |= {f"{OWN_SUPPLEMENTARY}.{k}": v for k, v in own.items()}
@@ -170,9 +270,11 @@ class RedGrape(FedMethod):
         if model.supplementary is not None and f"{OWN_SUPPLEMENTARY}.weight" in arrays:
             model.supplementary.weight.data.copy_(arrays[f"{OWN_SUPPLEMENTARY}.weight"])
             model.supplementary.bias.data.copy_(arrays[f"{OWN_SUPPLEMENTARY}.bias"])
-        own = client_prototypes(model, data, env)
+        recording = RecordingLoss()
+        sums = PrototypeSums(recording, env.num_classes)
+        callbacks: list[Callback] = [sums] if self.prototypes_from == "local_pass" else []
+        own = client_prototypes(model, data, env) if not callbacks else None
         protos = GradientPrototypes.from_arrays(arrays, PROTO)
-        callbacks = []
         if protos is not None:
             protos = GradientPrototypes(
                 protos.weight.to(env.prep.device), protos.bias.to(env.prep.device), protos.present
@@ -181,10 +283,13 @@ class RedGrape(FedMethod):
             bal_x = env.prep(data.x[idx], env.generator if env.local.batches.augment else None)
             bal_y = data.y[idx].to(env.prep.device)
             g_missing = missing_class_mean(protos, mask)
-            callbacks.append(ClassifierCorrection(bal_x, bal_y, int(mask.sum()), g_missing,
-                                                  env.num_classes, self.lam))
-        loss = env.train(model, data, callbacks=callbacks)
-        return own.to_arrays(PROTO), loss
+            from_batch = self.real_gradient_from == "batch"
+            callbacks.append(ClassifierCorrection(
+                bal_x, bal_y, int(mask.sum()), g_missing, env.num_classes, self.lam,
+                local_mask=mask, loss=recording if from_batch else None))
+        loss = env.train(model, data, loss_fn=recording, callbacks=callbacks)
+        own = own if own is not None else sums.prototypes()
+        return own.to_arrays(PROTO, self.proto_dtype), loss
 
     def server_update(self, model: FedNet, replies: list[tuple[int, ClientReply]]) -> None:
         """Average the reported prototypes per class (Sec. 4.3); remember each client's W_hat."""

@@ -56,3 +56,16 @@ def test_server_averaging_with_missing_classes():
     first = aggregate_prototypes([a, b], None)
     assert first.present.tolist() == [True, True, False]
     assert torch.all(first.weight[2] == 0.0)
+
+
+def test_wire_form_carries_present_rows_only_and_round_trips():
+    protos = prototypes_from_sums(*class_gradient_sums(
+        torch.randn(6, 2), torch.randn(6, 3), torch.tensor([0, 0, 2, 2, 2, 0]), 3))
+    arrays = protos.to_arrays("p")
+    assert arrays["p.weight"].shape == (2, 3, 2) and arrays["p.bias"].shape == (2, 3)
+    back = GradientPrototypes.from_arrays(arrays, "p")
+    assert torch.equal(back.weight, protos.weight) and torch.equal(back.bias, protos.bias)
+    assert torch.equal(back.present, protos.present)
+    half = GradientPrototypes.from_arrays(protos.to_arrays("p", torch.float16), "p")
+    assert half.weight.dtype == torch.float32
+    torch.testing.assert_close(half.weight, protos.weight, atol=1e-3, rtol=1e-3)

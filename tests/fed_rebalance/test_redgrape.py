@@ -111,3 +111,64 @@ def test_corrected_step_matches_hand_computation():
     torch.testing.assert_close(model.classifier.weight, w0 - lr * gw_main - lr * lam * gw)
     torch.testing.assert_close(model.classifier.bias, b0 - lr * gb_main - lr * lam * gb)
     assert math.isclose(float(hook.g[0].norm()), float(gw_main.norm()), rel_tol=1e-5)
+
+
+def test_balanced_batch_gradient_equals_autograd_of_class_balanced_ce():
+    """The batch variant of g_real: each kept class weighs equally, split over its samples."""
+    from papers.fed_rebalance.redgrape import balanced_batch_gradient
+
+    d, c = 3, 4
+    with seeded(0):
+        layer = torch.nn.Linear(d, c).double()
+        h = torch.randn(7, d, dtype=torch.float64)
+    y = torch.tensor([0, 0, 0, 1, 2, 2, 3])
+    mask = torch.tensor([True, False, True, True])
+    gw, gb = balanced_batch_gradient(h, layer(h).detach(), y, mask)
+    per_class = [torch.nn.functional.cross_entropy(layer(h[y == k]), y[y == k]) for k in (0, 2, 3)]
+    rw, rb = torch.autograd.grad(sum(per_class) / 3, [layer.weight, layer.bias])
+    torch.testing.assert_close(gw, rw)
+    torch.testing.assert_close(gb, rb)
+    assert balanced_batch_gradient(h, layer(h), y, torch.tensor([False, True, False, False])) \
+        is not None
+    assert balanced_batch_gradient(h[:3], layer(h[:3]), y[:3], mask.logical_not()) is None
+
+
+def test_local_pass_prototypes_are_the_last_epochs_batch_gradients():
+    """PrototypeSums: class means of Eq. 4 over the last epoch's batches, each taken at the model
+    of that batch's forward (checked against autograd on recorded h, W h)."""
+    from papers.fed_rebalance.prototypes import class_gradient_sums, prototypes_from_sums
+    from papers.fed_rebalance.redgrape import PrototypeSums, RecordingLoss
+
+    d, c = 3, 4
+    with seeded(0):
+        model = FedNet(_Linear(d, c), c, supplementary=True)
+        batches = [(torch.randn(5, d), torch.tensor([0, 1, 1, 3, 0])),
+                   (torch.randn(4, d), torch.tensor([3, 3, 1, 0]))]
+    loss = RecordingLoss()
+    sums = PrototypeSums(loss, c)
+    seen = []
+
+    class Keep(Callback):
+        def before_backward(self, trainer, _):
+            if trainer.state.epoch == 1:
+                f = loss.forward
+                seen.append(class_gradient_sums(f.h, f.logits, f.y, c))
+
+    Trainer(TrainerConfig(max_epochs=2, log=False, progress=False, checkpoint_every=0),
+            model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), loss_fn=loss,
+            train_data=batches, callbacks=[sums, Keep()]).fit()
+    expected = prototypes_from_sums(*(a + b for a, b in zip(*seen, strict=True)))
+    got = sums.prototypes()
+    torch.testing.assert_close(got.weight, expected.weight)
+    assert got.present.tolist() == [True, True, False, True]
+
+
+def test_redgrape_refuses_unknown_cost_options():
+    import pytest
+
+    from common.params import ConfigError
+    from papers.fed_rebalance.redgrape import RedGrape
+
+    for key in ("prototypes_from", "real_gradient_from", "proto_dtype"):
+        with pytest.raises(ConfigError, match=key):
+            RedGrape(**{key: "nope"})
