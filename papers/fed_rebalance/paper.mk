@@ -1,11 +1,14 @@
 # RedGrape (federated long-tailed learning) and its baselines: see papers/fed_rebalance/README.md
-FED_METHODS := redgrape fedavg fedprox fedfocal creff redgrape_no_supp redgrape_t_inf
+FED_SEEDED := fedavg creff redgrape
+FED_ONCE := fedprox fedfocal redgrape_no_supp redgrape_t_inf
 
-.PHONY: fed fed-flower fed-smoke fed-demo fed-bench bench-fed
+.PHONY: fed fed-flower fed-smoke fed-demo fed-long fed-bench bench-fed
 
-fed: $(SETUP)  ## RedGrape + baselines + ablations on CIFAR-10-LT (IF 100, alpha 0.5), ~45 CPU min
+fed: $(SETUP)  ## FedAvg, CReFF, RedGrape x 3 seeds, the other rows x 1, one 100-round run (~1.5 h CPU)
 	export FLWR_TELEMETRY_ENABLED=0; \
-	for m in $(FED_METHODS); do $(RUN) experiment=fed_rebalance/$$m $(ARGS) || exit 1; done
+	for m in $(FED_SEEDED); do $(RUN) -m experiment=fed_rebalance/$$m seed=0,1,2 $(ARGS) || exit 1; done; \
+	for m in $(FED_ONCE); do $(RUN) experiment=fed_rebalance/$$m $(ARGS) || exit 1; done
+	$(RUN) experiment=fed_rebalance/long $(ARGS)
 
 fed-flower: $(SETUP)  ## the same RedGrape run on Flower's simulation runtime (Ray)
 	FLWR_TELEMETRY_ENABLED=0 $(RUN) experiment=fed_rebalance/redgrape task.engine=flower $(ARGS)
@@ -16,6 +19,9 @@ fed-smoke: $(SETUP)  ## 3 clients, 2 rounds, tiny CNN, on both engines
 
 fed-demo: $(SETUP)  ## RedGrape vs FedAvg on one long-tailed federation (a few CPU minutes)
 	$(RUN) experiment=fed_rebalance/demo $(ARGS)
+
+fed-long: $(SETUP)  ## RedGrape vs FedAvg for 100 rounds on the demo's federation (~7 min)
+	$(RUN) experiment=fed_rebalance/long $(ARGS)
 
 fed-bench: $(SETUP)  ## time per round and bytes per client per round: FedAvg vs RedGrape vs CReFF
 	$(PY) scripts/bench_fed.py $(ARGS)

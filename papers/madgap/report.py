@@ -134,24 +134,30 @@ def smoothing_figures(groups: dict[Key, list[Run]], out: Path) -> list[Path]:
 
 def madgap_acc_figure(groups: dict[Key, list[Run]], out: Path) -> tuple[Path | None, str]:
     """All (depth, seed) points of every (model, data) in one scatter, and a table of the
-    pooled Pearson r per (model, data)."""
+    pooled Pearson r per (model, data), over all depths and over depths >= 2."""
     points: dict[str, tuple[list[float], list[float]]] = {}
-    lines = ["| model | data | points | pooled Pearson r (p) |", "| --- | --- | --- | --- |"]
+    lines = ["| model | data | points | pooled Pearson r (p) | depths >= 2: points | r (p) |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for (experiment, model, data), runs in sorted(groups.items()):
         if experiment != "madgap_acc":
             continue
-        gaps, accs = [], []
+        gaps, accs, deep = [], [], []
         for run in runs:
             for key, value in run.metrics.items():
                 if key.endswith("/madgap") and key.count("/") == 1:
+                    deep.append(key != "L1/madgap")
                     gaps.append(value)
                     accs.append(run.metrics[key.replace("madgap", "test/acc")])
         points[f"{model} / {data}"] = (gaps, accs)
         if len(gaps) >= 3:
-            result = pearsonr(gaps, accs)
-            lines.append(
-                f"| {model} | {data} | {len(gaps)} | {result.statistic:.3f} ({result.pvalue:.1e}) |"
-            )
+            cells = []
+            for keep in ([True] * len(gaps), deep):
+                x = [g for g, k in zip(gaps, keep, strict=True) if k]
+                y = [a for a, k in zip(accs, keep, strict=True) if k]
+                result = pearsonr(x, y) if len(x) >= 3 else None
+                cells.append(f"{len(x)} | " + (f"{result.statistic:.3f} ({result.pvalue:.1e})"
+                                              if result else "-"))
+            lines.append(f"| {model} | {data} | {' | '.join(cells)} |")
     if not points:
         return None, ""
     path = gap_vs_accuracy(points, "MADGap vs accuracy", out / "madgap_acc.png")
@@ -184,7 +190,8 @@ def sections(groups: dict[Key, list[Run]]) -> dict[str, str]:
             groups, "madgap_acc", depth_columns(acc_runs, "test/acc")
         ),
         "madgap_acc (per-run Pearson r of MADGap and accuracy over depths)": table(
-            groups, "madgap_acc", {"Pearson r": ("pearson_r", 1.0)}
+            groups, "madgap_acc",
+            {"Pearson r": ("pearson_r", 1.0), "r, depths >= 2": ("pearson_r_from2", 1.0)}
         ),
         "madreg (test acc x100)": table(
             groups,
