@@ -6,14 +6,21 @@ The ServerApp first asks every node which data partition it holds (a ``query`` m
 each round samples partitions exactly as the simulator does and trains on the matching nodes, so
 both engines run the same computation. ``backend=ray`` uses Flower's simulation runtime;
 ``backend=inprocess`` passes the same messages to the ClientApp in this process (for machines
-where Ray cannot start). On a real deployment the ClientApp needs only its partition id in the
-node config (``partition-id``) and the experiment config in the message.
+where Ray cannot start).
+
+On a real deployment (``client_app``, ``server_app``; the Flower App project is
+``papers/fed_rebalance/flower_app``) each SuperNode needs its partition id in the node config
+(``--node-config partition-id=0``), and the run carries the resolved experiment YAML in the run
+config key ``fed-config`` (a TOML file ``fed-config = '''<yaml>'''`` given to ``flwr run
+--run-config run.toml``). The ServerApp waits for one SuperNode per client and prints each
+round's metrics (``round 1: {...}``) to the run's log (``flwr run --stream``, ``flwr log``).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Callable, Iterable
 
 import torch
@@ -120,6 +127,17 @@ def _setup_from_run_config(context: Context) -> FedSetup:
 client_app = make_client_app(_setup_from_run_config)
 
 
+def wait_for_nodes(grid: Grid, count: int, timeout_s: float = 600.0) -> list[int]:
+    """The grid's node ids once ``count`` nodes are connected: on a deployment, SuperNodes may
+    connect after ``flwr run`` has started the ServerApp."""
+    deadline = time.monotonic() + timeout_s
+    while len(nodes := list(grid.get_node_ids())) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(nodes)} of {count} SuperNodes connected in {timeout_s:.0f} s")
+        time.sleep(1.0)
+    return nodes
+
+
 def server_loop(
     grid: Grid, setup: FedSetup, *, rounds: int, per_round: int, seed: int,
     on_round: RoundCallback,
@@ -127,7 +145,7 @@ def server_loop(
     """The ServerApp's main: map partitions to nodes, then sample / train / aggregate each round
     (the initial global model as in the simulator: ``fedsetup.initial_server``)."""
     server = initial_server(setup, per_round, seed)
-    nodes = list(grid.get_node_ids())
+    nodes = wait_for_nodes(grid, len(setup.clients))
     asks = [grid.create_message(RecordDict(), "query", n, "map") for n in nodes]
     node_of = {
         int(r.content["info"]["partition-id"]): r.metadata.src_node_id
