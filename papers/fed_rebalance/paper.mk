@@ -2,13 +2,17 @@
 FED_SEEDED := fedavg creff redgrape
 FED_ONCE := fedprox fedfocal redgrape_no_supp redgrape_t_inf
 
-.PHONY: fed fed-flower fed-smoke fed-demo fed-long fed-bench bench-fed
+.PHONY: fed fed-flower fed-smoke fed-demo fed-long fed-report fed-bench bench-fed
 
 fed: $(SETUP)  ## FedAvg, CReFF, RedGrape x 3 seeds, the other rows x 1, one 100-round run (~1.5 h CPU)
 	export FLWR_TELEMETRY_ENABLED=0; \
 	for m in $(FED_SEEDED); do $(RUN) -m experiment=fed_rebalance/$$m seed=0,1,2 $(ARGS) || exit 1; done; \
 	for m in $(FED_ONCE); do $(RUN) experiment=fed_rebalance/$$m $(ARGS) || exit 1; done
 	$(RUN) experiment=fed_rebalance/long $(ARGS)
+	$(MAKE) fed-report
+
+fed-report: $(SETUP)  ## tables (mean ± std over seeds) of runs/fed_rebalance, round curves
+	$(PY) -m papers.fed_rebalance.report runs/fed_rebalance --figures papers/fed_rebalance/figures
 
 fed-flower: $(SETUP)  ## the same RedGrape run on Flower's simulation runtime (Ray)
 	FLWR_TELEMETRY_ENABLED=0 $(RUN) experiment=fed_rebalance/redgrape task.engine=flower $(ARGS)
