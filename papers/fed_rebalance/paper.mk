@@ -4,7 +4,7 @@ FED_ONCE := fedprox fedfocal redgrape_no_supp redgrape_t_inf
 
 .PHONY: fed fed-flower fed-smoke fed-demo fed-long fed-report fed-bench bench-fed
 
-fed: $(SETUP)  ## FedAvg, CReFF, RedGrape x 3 seeds, the other rows x 1, one 100-round run (~1.5 h CPU)
+fed: $(SETUP)  ## FedAvg, CReFF, RedGrape x 3 seeds, the other rows x 1, one 100-round run (~2.5 h on 2 cores)
 	export FLWR_TELEMETRY_ENABLED=0; \
 	for m in $(FED_SEEDED); do $(RUN) -m experiment=fed_rebalance/$$m seed=0,1,2 $(ARGS) || exit 1; done; \
 	for m in $(FED_ONCE); do $(RUN) experiment=fed_rebalance/$$m $(ARGS) || exit 1; done
