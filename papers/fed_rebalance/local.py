@@ -35,13 +35,18 @@ class FedNet(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.features(x)
 
-    def train_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """(W + W_hat) h(x) when W_hat exists, else W h(x)."""
+    def train_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(h(x), W h(x), training logits): the training logits are (W + W_hat) h(x) when W_hat
+        exists, else W h(x). RedGrape's callbacks reuse h and W h of the same forward."""
         h = self.net.features(x)
         logits = self.net.classifier(h)
-        if self.supplementary is not None:
-            logits = logits + self.supplementary(h)
-        return logits
+        if self.supplementary is None:
+            return h, logits, logits
+        return h, logits, logits + self.supplementary(h)
+
+    def train_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(W + W_hat) h(x) when W_hat exists, else W h(x)."""
+        return self.train_forward(x)[2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

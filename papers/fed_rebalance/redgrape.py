@@ -3,7 +3,7 @@ global gradient prototypes of missing classes re-balance the classifier every ba
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -26,29 +26,37 @@ REAL_GRADIENT_FROM = ("balanced_set", "batch")
 PROTO_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 
+ClassSums = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
 @dataclass
 class Forward:
     """What the local pass's forward of the current batch computed, kept for the callbacks that
     reuse it instead of running their own forward: features h (detached), main-classifier logits
-    W h (detached) and labels."""
+    W h (detached), labels, and their class sums of Eq. 4 once a callback asked for them."""
 
-    h: torch.Tensor | None = None
-    logits: torch.Tensor | None = None
-    y: torch.Tensor | None = None
+    h: torch.Tensor
+    logits: torch.Tensor
+    y: torch.Tensor
+    _sums: ClassSums | None = field(default=None, repr=False)
+
+    def class_sums(self, num_classes: int) -> ClassSums:
+        """:func:`class_gradient_sums` of this batch, computed once however many callbacks use
+        it."""
+        if self._sums is None:
+            self._sums = class_gradient_sums(self.h, self.logits, self.y, num_classes)
+        return self._sums
 
 
 class RecordingLoss:
-    """CE on the training logits (W + W_hat) h, as ``local.cross_entropy_loss``, that also
-    records h and W h of the batch in ``self.forward`` (the same computation, shared)."""
+    """CE on the training logits (W + W_hat) h, as ``local.cross_entropy_loss``, that also keeps
+    the batch's h and W h in ``self.forward`` (``FedNet.train_forward``: one forward, shared)."""
 
-    def __init__(self) -> None:
-        self.forward = Forward()
+    forward: Forward
 
     def __call__(self, model: FedNet, batch: Batch) -> torch.Tensor:
         x, y = batch
-        h = model.features(x)
-        logits = model.classifier(h)
-        train_logits = logits if model.supplementary is None else logits + model.supplementary(h)
+        h, logits, train_logits = model.train_forward(x)
         self.forward = Forward(h.detach(), logits.detach(), y)
         return torch.nn.functional.cross_entropy(train_logits, y)
 
@@ -76,23 +84,16 @@ def client_prototypes(
     return prototypes_from_sums(weight, bias, counts)
 
 
-def balanced_batch_gradient(
-    h: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, local_mask: torch.Tensor
-) -> Grad | None:
+def balanced_batch_gradient(sums: ClassSums, local_mask: torch.Tensor) -> Grad | None:
     """The ``real_gradient_from=batch`` variant of g_real: grad_(W, b) of the class-balanced CE
-    of the batch's samples whose class is in ``local_mask`` (each such class present in the batch
-    weighs 1 / #classes, split evenly over its samples), in closed form (Eq. 4) from the batch's
-    own h and W h. None when the batch holds no such class."""
-    keep = local_mask.to(y.device)[y]
-    if not keep.any():
+    of the batch's samples whose class is in ``local_mask``, i.e. the mean over those classes
+    present in the batch of their class-mean gradients (Eq. 4), from the batch's class ``sums``
+    (:func:`class_gradient_sums`). None when the batch holds no such class."""
+    protos = prototypes_from_sums(*sums)
+    use = protos.present & local_mask.to(protos.present.device)
+    if not use.any():
         return None
-    h, logits, y = h[keep], logits[keep], y[keep]
-    counts = torch.bincount(y, minlength=len(local_mask)).to(h.dtype)
-    weights = 1.0 / (counts[y] * (counts > 0).sum())
-    err = torch.softmax(logits, dim=1)
-    err[torch.arange(len(y)), y] -= 1.0
-    err = err * weights.unsqueeze(1)
-    return err.T @ h, err.sum(0)
+    return protos.weight[use].mean(0), protos.bias[use].mean(0)
 
 
 def balanced_subset(
@@ -172,8 +173,8 @@ class ClassifierCorrection(Callback):
         """grad_W CE(W h(x).detach(), y) on the balanced real set (backbone in train mode), or
         on the current batch's balanced classes when the callback has the recording loss."""
         if self.loss is not None:
-            f = self.loss.forward
-            return balanced_batch_gradient(f.h, f.logits, f.y, self.local_mask)
+            sums = self.loss.forward.class_sums(self.num_classes)
+            return balanced_batch_gradient(sums, self.local_mask)
         if len(self.bal_y) == 0:
             return None
         with torch.no_grad():
@@ -208,13 +209,12 @@ class PrototypeSums(Callback):
 
     def __init__(self, loss: RecordingLoss, num_classes: int):
         self.loss, self.num_classes = loss, num_classes
-        self.sums: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self.sums: ClassSums | None = None
 
     def before_backward(self, trainer: Trainer, loss: torch.Tensor) -> None:
         if trainer.state.epoch != trainer.cfg.max_epochs - 1:
             return
-        f = self.loss.forward
-        sums = class_gradient_sums(f.h, f.logits, f.y, self.num_classes)
+        sums = self.loss.forward.class_sums(self.num_classes)
         self.sums = sums if self.sums is None else tuple(
             a + b for a, b in zip(self.sums, sums, strict=True))
 
@@ -272,8 +272,9 @@ class RedGrape(FedMethod):
             model.supplementary.bias.data.copy_(arrays[f"{OWN_SUPPLEMENTARY}.bias"])
         recording = RecordingLoss()
         sums = PrototypeSums(recording, env.num_classes)
-        callbacks: list[Callback] = [sums] if self.prototypes_from == "local_pass" else []
-        own = client_prototypes(model, data, env) if not callbacks else None
+        from_pass = self.prototypes_from == "local_pass"
+        callbacks: list[Callback] = [sums] if from_pass else []
+        own = None if from_pass else client_prototypes(model, data, env)
         protos = GradientPrototypes.from_arrays(arrays, PROTO)
         if protos is not None:
             protos = GradientPrototypes(

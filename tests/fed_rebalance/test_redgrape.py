@@ -115,6 +115,7 @@ def test_corrected_step_matches_hand_computation():
 
 def test_balanced_batch_gradient_equals_autograd_of_class_balanced_ce():
     """The batch variant of g_real: each kept class weighs equally, split over its samples."""
+    from papers.fed_rebalance.prototypes import class_gradient_sums
     from papers.fed_rebalance.redgrape import balanced_batch_gradient
 
     d, c = 3, 4
@@ -123,14 +124,15 @@ def test_balanced_batch_gradient_equals_autograd_of_class_balanced_ce():
         h = torch.randn(7, d, dtype=torch.float64)
     y = torch.tensor([0, 0, 0, 1, 2, 2, 3])
     mask = torch.tensor([True, False, True, True])
-    gw, gb = balanced_batch_gradient(h, layer(h).detach(), y, mask)
+    gw, gb = balanced_batch_gradient(class_gradient_sums(h, layer(h).detach(), y, c), mask)
     per_class = [torch.nn.functional.cross_entropy(layer(h[y == k]), y[y == k]) for k in (0, 2, 3)]
     rw, rb = torch.autograd.grad(sum(per_class) / 3, [layer.weight, layer.bias])
     torch.testing.assert_close(gw, rw)
     torch.testing.assert_close(gb, rb)
-    assert balanced_batch_gradient(h, layer(h), y, torch.tensor([False, True, False, False])) \
-        is not None
-    assert balanced_batch_gradient(h[:3], layer(h[:3]), y[:3], mask.logical_not()) is None
+    sums = class_gradient_sums(h, layer(h).detach(), y, c)
+    assert balanced_batch_gradient(sums, torch.tensor([False, True, False, False])) is not None
+    first3 = class_gradient_sums(h[:3], layer(h[:3]).detach(), y[:3], c)
+    assert balanced_batch_gradient(first3, mask.logical_not()) is None
 
 
 def test_local_pass_prototypes_are_the_last_epochs_batch_gradients():
