@@ -44,15 +44,17 @@ class Bench:
                  prep: Preprocess):
         self.factory, self.clients, self.local, self.prep = factory, clients, local, prep
         self.num_classes, self.depth, self.width = args.classes, args.depth, args.width
+        method = factory()
+        self.supplementary = method.supplementary
         with seeded(0):
             model = self.make_model()
-        self.server = FedServer(factory(), model, len(clients), len(clients), seed=0)
+        self.server = FedServer(method, model, len(clients), len(clients), seed=0)
         self.up = self.down = 0
         self.total = self.server_time = 0.0
 
     def make_model(self) -> FedNet:
         return FedNet(CifarResNet(self.num_classes, self.depth, self.width), self.num_classes,
-                      supplementary=self.factory().supplementary)
+                      supplementary=self.supplementary)
 
     def round(self, r: int, counted: bool) -> None:
         start = time.process_time()
